@@ -1,0 +1,1 @@
+/* der.c: to be written */

@@ -1,0 +1,1 @@
+/* gtime.c: to be written */

@@ -1,0 +1,1 @@
+/* name.c: to be written */

@@ -1,0 +1,1 @@
+/* policy.c: to be written */

@@ -1,0 +1,1 @@
+/* restrie.c: to be written */

@@ -1,0 +1,1 @@
+/* solo5.c: to be written */

@@ -1,0 +1,1 @@
+/* wire.c: to be written */

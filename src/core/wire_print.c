@@ -1,0 +1,1 @@
+/* wire_print.c: to be written */

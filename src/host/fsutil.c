@@ -1,0 +1,1 @@
+/* fsutil.c: to be written */

@@ -1,0 +1,1 @@
+/* hostinfo.c: to be written */

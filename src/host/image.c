@@ -1,0 +1,1 @@
+/* image.c: to be written */

@@ -1,0 +1,1 @@
+/* tap.c: to be written */

@@ -1,0 +1,31 @@
+/*
+ * Tap devices and bridges, through ioctls on /dev/net/tun and rtnetlink
+ * (libnl-route-3). No `ip`, no shell.
+ */
+#ifndef PETREL_TAP_H
+#define PETREL_TAP_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+#define PT_TAP_PREFIX "vmmtap"
+
+/* Creates a persistent tap named with the lowest free PT_TAP_PREFIX<N>,
+ * enslaves it to `bridge` and sets it up. On failure nothing is left
+ * behind. */
+int pt_tap_create(const char *bridge, char name[IFNAMSIZ], pt_err *err);
+/* Deletes the tap (no error if it is already gone). */
+int pt_tap_destroy(const char *name, pt_err *err);
+/* 1 if an interface `name` exists and is a bridge, 0 if not, -1 on error. */
+int pt_bridge_exists(const char *name, pt_err *err);
+/* All bridges on the host; *names is a heap array of heap strings, free
+ * with pt_bridges_free. */
+int pt_bridges_list(char ***names, size_t *n, pt_err *err);
+void pt_bridges_free(char **names, size_t n);
+/* 1 if an interface of that name exists, 0 if not. */
+int pt_link_exists(const char *name);
+
+#endif

@@ -1,0 +1,1 @@
+/* tender.c: to be written */

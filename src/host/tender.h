@@ -1,0 +1,39 @@
+/*
+ * Tenders: finding one (solo5.md §9 step 3), checking its ABI version, and
+ * spawning it pinned to CPUs with all standard fds on the console FIFO.
+ */
+#ifndef PETREL_TENDER_H
+#define PETREL_TENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/* Looks for <dbdir>/solo5-<target>.<abi>, solo5-<target>.<abi> on PATH,
+ * <dbdir>/solo5-<target>, solo5-<target> on PATH; the first executable one
+ * whose `--version` states "ABI version <abi>" wins. Writes its path. */
+int pt_tender_find(const char *dbdir, const char *target, uint32_t abi,
+    char *path, size_t cap, pt_err *err);
+/* Runs `<tender> --version` (bounded time and output) and parses the ABI
+ * version from stdout+stderr. */
+int pt_tender_abi_version(const char *tender, uint32_t *abi, pt_err *err);
+
+typedef struct {
+	const char *const *argv;   /* argv[0] is the tender path */
+	const char *console_path;  /* FIFO (or file) for stdin/stdout/stderr;
+	                              NULL: /dev/null */
+	const int64_t *cpuids;     /* pin to these; none: no pinning */
+	size_t ncpuids;
+} pt_spawn_args;
+
+/* fork+exec; the child pins itself with sched_setaffinity, resets signal
+ * dispositions and mask, opens the console (O_WRONLY, and O_RDWR first
+ * so a FIFO without reader does not block), and execs. Returns the pid and
+ * a pidfd (CLOEXEC; -1 if the kernel lacks pidfd_open). An exec failure
+ * is reported as an error here, not as a child exit: the child writes errno
+ * into a CLOEXEC pipe. */
+int pt_spawn(const pt_spawn_args *sa, pid_t *pid, int *pidfd, pt_err *err);
+
+#endif

@@ -1,0 +1,3 @@
+/* test_der.c: to be written; 77 = skipped */
+int main(void);
+int main(void) { return 77; }
