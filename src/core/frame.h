@@ -5,7 +5,8 @@
  *
  * The reader is pure: bytes go in (pt_frame_reader_space/commit, from any
  * transport), frames come out. It never allocates for a frame more than what
- * has arrived plus one bounded step (PT_FRAME_STEP), so a forged length
+ * has arrived plus one bounded step (PT_FRAME_STEP, or as much as has
+ * arrived if that is more, so growth stays geometric), so a forged length
  * cannot exhaust memory; and it refuses frames above a configurable maximum.
  */
 #ifndef PETREL_FRAME_H
