@@ -73,8 +73,9 @@ int pt_solo5_check_manifest(const pt_solo5_manifest *mft,
  * Returns 0 and sets *version, or -1. */
 int pt_solo5_parse_version(const char *out, size_t n, uint32_t *version);
 
-/* A.3: 00:80:41 + first three bytes of MD5(netname || full name text). */
-void pt_solo5_default_mac(const char *netname, size_t n,
+/* A.3: 00:80:41 + first three bytes of MD5(netname || full name text).
+ * Returns 0, or -1 if OpenSSL cannot compute MD5. */
+int pt_solo5_default_mac(const char *netname, size_t n,
     const pt_name *uk, uint8_t mac[6]);
 
 /* Everything the tender argv needs besides the config. */
