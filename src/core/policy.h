@@ -47,4 +47,8 @@ void pt_policy_free(pt_policy *p);
 bool pt_policy_has_cpu(const pt_policy *p, int64_t cpu);
 bool pt_policy_has_bridge(const pt_policy *p, const char *bridge, size_t n);
 
+/* Sorts ascending and drops duplicates; *n becomes the new count. (Also
+ * declared in wire.h, whose codec uses it; defined in policy.c.) */
+void pt_sort_int64_unique(int64_t *v, size_t *n);
+
 #endif
