@@ -68,6 +68,60 @@ pt_line_splitter_flush(pt_line_splitter *s, pt_line_cb cb, void *ctx)
 	s->discarding = false;
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	unsigned lo = 0x80, hi = 0xBF;
+	if (c >= 0x01 && c <= 0x7F)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+size_t
+pt_utf8_sanitize(const char *in, size_t n, char *out)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq(p + i, n - i);
+		if (k == 0) {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	return o;
+}
+
 void
 pt_console_ring_init(pt_console_ring *r, size_t capacity)
 {

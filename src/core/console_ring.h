@@ -46,6 +46,12 @@ void pt_line_splitter_feed(pt_line_splitter *s, const uint8_t *p, size_t n,
 /* At end of input: a pending partial line is emitted as is. */
 void pt_line_splitter_flush(pt_line_splitter *s, pt_line_cb cb, void *ctx);
 
+/* Unikernels print arbitrary bytes, but a console line travels as a
+ * UTF8String, which petrel's decoders require to be valid UTF-8 without
+ * NUL. Replaces every invalid sequence and every NUL with U+FFFD. out needs
+ * 3 * n bytes; returns the length written. */
+size_t pt_utf8_sanitize(const char *in, size_t n, char *out);
+
 /* ---- ring of lines ---- */
 
 typedef struct {

@@ -135,6 +135,25 @@ test_ring_small_and_clamped(void **state)
 	pt_console_ring_free(&r);
 }
 
+static void
+test_utf8_sanitize(void **state)
+{
+	(void)state;
+	char out[64];
+	size_t n = pt_utf8_sanitize("h\xc3\xa9llo", 6, out);
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "h\xc3\xa9llo", 6);
+	/* NUL, a lone continuation byte, an overlong '/', a surrogate and a
+	 * truncated sequence each become U+FFFD. */
+	n = pt_utf8_sanitize("a\0b\x80\xc0\xaf\xed\xa0\x80\xe2\x82", 11, out);
+	assert_memory_equal(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd", n);
+	assert_int_equal(n, 2 + 9 * 3);
+	n = pt_utf8_sanitize("\xf0\x9f\x98\x80", 4, out);
+	assert_int_equal(n, 4);
+}
+
 int
 main(void)
 {
@@ -143,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_split_limit),
 		cmocka_unit_test(test_ring_wrap_and_queries),
 		cmocka_unit_test(test_ring_small_and_clamped),
+		cmocka_unit_test(test_utf8_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
