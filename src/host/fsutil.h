@@ -26,4 +26,13 @@ int pt_unlink_quiet(const char *path);
 /* Free bytes on the file system holding path. */
 int pt_fs_free_bytes(const char *path, uint64_t *bytes, pt_err *err);
 
+/* Building blocks of the above, shared with image.c. */
+/* write() until all n bytes are written (retries EINTR); 0 or -1/errno. */
+int pt_write_all(int fd, const void *data, size_t n);
+/* Creates an exclusive (O_EXCL|O_CLOEXEC, mode 0600) temp file beside
+ * path, writes its name into tmp[cap] and returns the fd, or -1. */
+int pt_mktemp_beside(const char *path, char *tmp, size_t cap, pt_err *err);
+/* fsync()s the directory holding path, making a rename there durable. */
+int pt_fsync_parent(const char *path, pt_err *err);
+
 #endif
