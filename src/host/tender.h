@@ -29,8 +29,10 @@ typedef struct {
 } pt_spawn_args;
 
 /* fork+exec; the child pins itself with sched_setaffinity, resets signal
- * dispositions and mask, opens the console (O_WRONLY, and O_RDWR first
- * so a FIFO without reader does not block), and execs. Returns the pid and
+ * dispositions and mask, starts a new session, gets the console on fds
+ * 0, 1 and 2 (opened O_RDWR by the parent before the fork: on a FIFO this
+ * never blocks, and the tender does not die of SIGPIPE while no reader is
+ * attached), and execs. Returns the pid and
  * a pidfd (CLOEXEC; -1 if the kernel lacks pidfd_open). An exec failure
  * is reported as an error here, not as a child exit: the child writes errno
  * into a CLOEXEC pipe. */
