@@ -198,6 +198,9 @@ pt_read_file(const char *path, size_t max, uint8_t **data, size_t *n,
 {
 	*data = NULL;
 	*n = 0;
+	/* Keeps max + 1 and the doubling below from overflowing. */
+	if (max > SIZE_MAX / 4)
+		max = SIZE_MAX / 4;
 	/* O_NONBLOCK: a FIFO planted under the name must not hang us; it
 	 * is rejected below as not a regular file. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

@@ -74,6 +74,8 @@ int
 pt_host_root_policy(const char *block_dir, pt_policy **out, pt_err *err)
 {
 	*out = NULL;
+	if (block_dir == NULL)
+		return pt_fail(err, "root policy: no block directory");
 	pt_policy p;
 	memset(&p, 0, sizeof(p));
 	p.unikernels = INT64_MAX >> 1; /* OCaml's max_int on 64 bit */

@@ -129,6 +129,7 @@ reap(pid_t pid, int *status)
 		*status = st;
 }
 
+/* "could not <what> <tender>: <reason>" */
 static const char *
 stage_text(int stage)
 {
@@ -136,7 +137,7 @@ stage_text(int stage)
 	case STAGE_SETSID:
 		return "start a session for";
 	case STAGE_AFFINITY:
-		return "pin to CPUs";
+		return "set the CPU affinity of";
 	case STAGE_DUP:
 		return "set up standard descriptors for";
 	default:

@@ -228,6 +228,11 @@ test_read_file_bounded(void **state)
 	assert_memory_equal(data, text, 100);
 	free(data);
 
+	/* No limit at all is a valid request. */
+	assert_int_equal(pt_read_file(p, SIZE_MAX, &data, &n, &e), 0);
+	assert_int_equal(n, 100);
+	free(data);
+
 	path_in(p, sizeof(p), dir, "nope");
 	assert_int_equal(pt_read_file(p, 100, &data, &n, &e), -1);
 	assert_int_equal(errno, ENOENT);
@@ -605,6 +610,14 @@ test_spawn_pinned(void **state)
 	sa.cpuids = bad;
 	assert_int_equal(pt_spawn(&sa, &pid, &pidfd, &e), -1);
 	assert_non_null(strstr(e.msg, "CPU id"));
+	/* In range, but (almost surely) not a CPU of this machine: the
+	 * child's sched_setaffinity fails, reported as an error. */
+	const int64_t absent[] = {8000};
+	sa.cpuids = absent;
+	assert_int_equal(pt_spawn(&sa, &pid, &pidfd, &e), -1);
+	assert_non_null(strstr(e.msg, "could not set the CPU affinity of "
+	    "/bin/sh"));
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 }
 
 static void
@@ -685,6 +698,7 @@ test_root_policy(void **state)
 	pt_policy_free(p);
 	assert_int_equal(pt_host_root_policy("/nonexistent-pt", &p, &e), -1);
 	assert_non_null(strstr(e.msg, "nonexistent-pt"));
+	assert_int_equal(pt_host_root_policy(NULL, &p, &e), -1);
 }
 
 /* ---- taps, in a private network namespace -------------------------- */
