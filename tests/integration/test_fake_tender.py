@@ -527,6 +527,10 @@ def test_tap_attach(netns, img, target):
     r = run(in_ns(netns, [fake, "--net:service=tapdown", k]))
     assert r.returncode == 1
     assert "Could not attach interface: tapdown: Network is down" in r.stderr
+    # the broken @FD form of v0.12.1 (solo5.md §10)
+    r = run(in_ns(netns, [fake, "--net:service=@3", k]))
+    assert r.returncode == 1
+    assert "Could not attach interface: @3: Success" in r.stderr
     # a name too long for IFNAMSIZ
     r = run(in_ns(netns, [fake, "--net:service=abcdefghijklmnop", k]))
     assert r.returncode == 1 and "Could not attach interface" in r.stderr

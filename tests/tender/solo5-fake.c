@@ -266,6 +266,11 @@ static int
 tap_attach(const char *iface)
 {
 	struct ifreq ifr;
+	/* v0.12.1 parses "@FD" but then fails without setting errno (§6.1). */
+	if (iface[0] == '@') {
+		errno = 0;
+		return -1;
+	}
 	if (strlen(iface) >= IFNAMSIZ) {
 		errno = EINVAL;
 		return -1;
