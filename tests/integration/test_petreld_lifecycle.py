@@ -1,0 +1,287 @@
+"""Exit handling: restart on failure (albatross-wire.md A.4) with a capped
+exponential backoff, destroy during backoff, the exit-64 retry without
+--name, and force-create as one transaction (including its rollback)."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import pthelpers as H
+
+
+def watch_starts(pd, name, count, timeout):
+    """Collects (first seen time, pid) of successive tenders of `name`
+    until `count` distinct ones were seen. Each incarnation must live long
+    enough (sleep:MS) to be seen by polling."""
+    seen = []
+
+    def enough():
+        t = pd.tender_of(name)
+        if t and all(t[0] != p for _, p in seen):
+            seen.append((time.monotonic(), t[0]))
+        return len(seen) >= count
+    H.wait_for(enough, timeout, interval=0.005,
+               what="%d starts of %s (saw %d)" % (count, name, len(seen)))
+    return seen
+
+
+def wait_exited(pd, name, timeout=10):
+    """Waits until no tender of `name` exists and petreld reaped it."""
+    H.wait_for(lambda: pd.tender_of(name) is None and not pd.zombies(), timeout,
+               what="%s to exit and be reaped" % name)
+
+
+def assert_not_restarted(pd, name):
+    """After the exit was handled: petreld holds no restart for `name`.
+    A pending restart would make destroy answer "destroyed: removed from
+    restarting" (or "destroyed unikernel" if it already happened)."""
+    wait_exited(pd, name)
+    assert pd.info(name) == {}
+    j = pd.jfail("destroy", name)
+    assert j["message"] == "destroy: not found", j
+    assert pd.tender_of(name) is None
+    assert pd.ns.taps() == []
+    assert not os.path.exists(pd.image_path(name))
+    assert not os.path.exists(pd.fifo_path(name))
+
+
+# ---------------------------------------------------------------------------
+# restart on failure
+
+
+@pytest.mark.parametrize("code,opts", [
+    (3, ["--restart-on-fail"]),
+    (0, ["--restart-on-fail"]),
+    (255, ["--restart-on-fail"]),
+    (3, ["--exit-code", "3"]),
+    (7, ["--exit-code", "3", "--exit-code", "7"]),
+], ids=["any-3", "any-0", "any-255", "set-3", "set-7"])
+def test_restarted_on_failure(petreld, images, tender, code, opts):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "flaky", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", *opts,
+          "--arg", "sleep:300", "--arg", "exit:%d" % code)
+    starts = watch_starts(pd, ":flaky", 3, 20)
+    # Each incarnation runs with the same argv, on a fresh tap.
+    _, argv = pd.wait_tender(":flaky")
+    assert argv[-3:] == ["--name=flaky", "sleep:300", "exit:%d" % code]
+    assert len({p for _, p in starts}) == 3
+    u = pd.info("flaky")
+    assert set(u) <= {":flaky"}
+    j = pd.jok("destroy", "flaky")
+    assert j["message"] in ("destroyed unikernel", "destroyed: removed from restarting")
+    wait_exited(pd, ":flaky")
+    assert pd.ns.taps() == []
+
+
+@pytest.mark.parametrize("code,opts", [
+    (1, ["--restart-on-fail"]),
+    (60, ["--restart-on-fail"]),
+    (63, ["--restart-on-fail"]),
+    (64, ["--restart-on-fail", "--no-add-name"]),
+    (4, ["--exit-code", "3"]),
+    (3, []),
+], ids=["code-1", "code-60", "code-63", "code-64", "not-in-set", "quit"])
+def test_not_restarted(petreld, images, tender, code, opts):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "once", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", *opts,
+          "--arg", "sleep:100", "--arg", "exit:%d" % code)
+    assert_not_restarted(pd, ":once")
+
+
+def test_not_restarted_after_signal(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "victim", images.path("hvt"), "--restart-on-fail",
+          "--arg", "run")
+    pid, _ = pd.wait_tender(":victim")
+    # The tender runs in the test's own namespace, started for this test.
+    os.kill(pid, signal.SIGKILL)
+    assert_not_restarted(pd, ":victim")
+
+
+def test_exit_frees_resources(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "brief", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", "--arg", "sleep:200", "--arg", "exit:0")
+    wait_exited(pd, ":brief")
+    H.wait_for(lambda: pd.ns.taps() == [], 5, what="the tap to be freed")
+    assert not os.path.exists(pd.image_path(":brief"))
+    assert not os.path.exists(pd.fifo_path(":brief"))
+    assert pd.info() == {}
+
+
+def test_backoff_grows(petreld_factory, images, tender):
+    """A boot-looping unikernel does not spin the host: the delay between
+    restarts grows. Measured over a window, with wide margins."""
+    tender.need_scripted()
+    pd = petreld_factory(backoff_ms=100)
+    pd.ok("create", "loop", images.path("hvt"), "--restart-on-fail",
+          "--arg", "sleep:50", "--arg", "exit:3")
+    starts = watch_starts(pd, ":loop", 5, 30)
+    gaps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
+    # Constant 100 ms backoff would give gaps of ~0.15 s; doubling from
+    # 100 ms gives ~0.15, 0.25, 0.45, 0.85 s.
+    assert gaps[-1] >= 2 * gaps[0], "restart delays do not grow: %s" % gaps
+    assert gaps[-1] >= 0.5, "restart delays do not grow: %s" % gaps
+    pd.ok("destroy", "loop")
+
+
+def test_destroy_during_backoff(petreld_factory, images, tender):
+    tender.need_scripted()
+    backoff = 3000
+    pd = petreld_factory(backoff_ms=backoff)
+    pd.ok("create", "loop", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", "--restart-on-fail",
+          "--arg", "sleep:100", "--arg", "exit:3")
+    wait_exited(pd, ":loop")
+    t0 = time.monotonic()
+    j = pd.jok("destroy", "loop")
+    assert j["message"] == "destroyed: removed from restarting"
+    assert pd.info("loop") == {}
+    assert pd.jfail("destroy", "loop")["message"] == "destroy: not found"
+    assert pd.ns.taps() == []
+    # Negative check over the rest of the backoff window (not a
+    # synchronisation): the cancelled restart must never happen.
+    window = backoff / 1000 * 1.5 - (time.monotonic() - t0)
+    deadline = time.monotonic() + max(window, 0)
+    while time.monotonic() < deadline:
+        assert pd.tender_of(":loop") is None, "restarted after destroy"
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------
+# exit 64 after an injected --name
+
+
+def test_exit_64_retries_without_name(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "picky", images.path("hvt"), "--arg", "reject-name",
+          "--arg", "run")
+
+    def runs_without_name():
+        t = pd.tender_of(":picky")
+        return t if t and not any(a.startswith("--name=") for a in t[1]) else None
+    pid, argv = H.wait_for(runs_without_name, 10, what="the retry without --name")
+    assert argv[argv.index("--") + 1:] == [pd.image_path(":picky"), "reject-name", "run"]
+    # Remembered: a restart does not inject --name again.
+    pd.ok("restart", "picky")
+    pid2, argv2 = pd.wait_tender(":picky", other_than=pid)
+    assert not any(a.startswith("--name=") for a in argv2), argv2
+
+
+def test_exit_64_retried_only_once(petreld, images, tender):
+    """Without --name the unikernel still exits 64: no further retry."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "bad64", images.path("hvt"), "--restart-on-fail",
+          "--arg", "sleep:300", "--arg", "exit:64")
+    # First run (with --name) exits 64; the retry without it exits 64 too.
+    def retry_seen():
+        t = pd.tender_of(":bad64")
+        return t is not None and "--name=bad64" not in t[1]
+    H.wait_for(retry_seen, 10, interval=0.005, what="the retry without --name")
+    assert_not_restarted(pd, ":bad64")
+
+
+# ---------------------------------------------------------------------------
+# force-create
+
+
+def test_force_create_replaces(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    img = images.path("hvt", nets=["service"])
+    pd.ok("create", "web", img, "--net", "service:br0", "--arg", "run", "--arg", "old")
+    old, _ = pd.tender_of(":web")
+    j = pd.jok("create", "-f", "web", img, "--net", "service:br1", "--arg", "run",
+               "--arg", "new")
+    assert j["message"] == "created unikernel"
+    assert not H.pid_alive(old)
+    pid, argv = pd.tender_of(":web")
+    assert argv[-2:] == ["run", "new"]
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert pd.ns.link("vmmtap0")["master"] == "br1"
+    assert pd.info("web")[":web"]["arguments"] == ["run", "new"]
+
+
+def test_force_create_without_old_one(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "--force", "fresh", images.path("hvt"), "--arg", "run")
+    assert pd.tender_of(":fresh") is not None
+
+
+@pytest.mark.parametrize("case", ["not-elf", "manifest", "bridge", "policy",
+                                  "tender"])
+def test_force_create_failing_checks_leaves_old_untouched(petreld, images,
+                                                          tender, case):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("add-policy", "team:", "--unikernels", "1", "--mem", "64",
+          "--cpu", "0", "--bridge", "br0")
+    img = images.path("hvt", nets=["service"])
+    pd.ok("create", "team:web", img, "--net", "service:br0", "--arg", "run",
+          "--arg", "old")
+    old, old_argv = pd.tender_of("team:web")
+    args = {
+        "not-elf": [images.write("junk.img", b"junk" * 64), "--net", "service:br0"],
+        "manifest": [img],
+        "bridge": [img, "--net", "service:br9"],
+        "policy": [img, "--net", "service:br0", "--mem", "65"],
+        "tender": [images.path("spt", nets=["service"]), "--net", "service:br0"],
+    }[case]
+    if case == "tender":
+        os.unlink(pd.tender_link("spt"))
+    before = pd.snapshot()
+    pd.jfail("create", "-f", "team:web", *args, "--arg", "run", "--arg", "new")
+    pd.assert_unchanged(before, "the refused force-create")
+    assert pd.tender_of("team:web") == (old, old_argv)
+
+
+def test_force_create_within_policy_counts_old_as_gone(petreld, images, tender):
+    """The policy allows one unikernel with 64 MB: replacing it by one of
+    64 MB must pass (resources as if the old one were gone)."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("add-policy", "team:", "--unikernels", "1", "--mem", "64",
+          "--cpu", "0", "--bridge", "br0")
+    pd.ok("create", "team:web", images.path("hvt"), "--mem", "64", "--arg", "run")
+    old, _ = pd.tender_of("team:web")
+    pd.ok("create", "-f", "team:web", images.path("hvt"), "--mem", "64",
+          "--arg", "run", "--arg", "new")
+    pid, argv = pd.tender_of("team:web")
+    assert pid != old and argv[-1] == "new"
+
+
+def test_force_create_rollback(petreld_factory, images, tender, tmp_path):
+    """The new unikernel passes every check but cannot start after the old
+    one was stopped (its image does not fit in the run dir, a 1 MiB
+    tmpfs): the old one runs again, and the failure says so."""
+    tender.need_scripted()
+    pd = petreld_factory(tmpdir_size_kb=1024)
+    small = images.path("hvt", nets=["service"])
+    pd.ok("create", "web", small, "--net", "service:br0", "--arg", "run",
+          "--arg", "old")
+    old, old_argv = pd.tender_of(":web")
+    # A valid image with 4 MiB of trailing zeroes (sent compressed).
+    big = images.write("big.img", Path(small).read_bytes() + bytes(4 << 20))
+    j = pd.jfail("create", "-f", "web", big, "--compress", "--net", "service:br0",
+                 "--arg", "run", "--arg", "new")
+    msg = j["message"].lower()
+    assert any(w in msg for w in ("restart", "previous", "old", "back")), \
+        "the failure does not say the old unikernel was restarted: %r" % j["message"]
+    pid, argv = pd.wait_tender(":web")
+    assert argv[-2:] == ["run", "old"], argv
+    u = pd.info("web")[":web"]
+    assert u["arguments"] == ["run", "old"]
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert Path(pd.image_path(":web")).read_bytes() == Path(small).read_bytes()

@@ -1,0 +1,297 @@
+"""petreld as a daemon: its socket (stale socket, a second instance,
+systemd socket activation), SIGTERM and restart bringing the unikernels
+back in startup order, its state file, and reading albatross state files
+(albatross-wire.md §10)."""
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import pthelpers as H
+
+
+def run_image(images, nets=("service",)):
+    return images.path("hvt", nets=list(nets))
+
+
+def assert_host_clean(pd):
+    assert pd.tenders() == {}, pd.tenders()
+    assert pd.ns.taps() == []
+    assert H.fifos_under(pd.tmpdir) == []
+    assert [f for f in H.files_under(pd.tmpdir) if f.endswith(".img")] == []
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM and restart
+
+
+def test_sigterm_and_restart_bring_unikernels_back(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    img = run_image(images)
+    # Created in the order a, b, c: taps vmmtap0, 1, 2.
+    pd.ok("create", "a", img, "--net", "service:br0", "--startup", "90",
+          "--arg", "run", "--arg", "A")
+    pd.ok("create", "team:b", img, "--net", "service:br0", "--restart-on-fail",
+          "--arg", "run", "--arg", "B")
+    pd.ok("create", "c", img, "--net", "service:br1", "--startup", "10",
+          "--mem", "40", "--cpu", "1", "--arg", "run", "--arg", "C")
+    pd.ok("add-policy", "team:", "--unikernels", "2", "--mem", "64", "--cpu", "0",
+          "--bridge", "br0")
+    info_before = pd.info()
+    pols_before = pd.policies()
+    assert set(info_before) == {":a", "team:b", ":c"}
+
+    assert pd.stop(signal.SIGTERM) == 0
+    assert_host_clean(pd)
+
+    pd.start()
+    tenders = {n: pd.wait_tender(n) for n in (":a", "team:b", ":c")}
+    # Startup order: c (10), b (absent = 50), a (90); each takes the lowest
+    # free tap, so the tap numbers show the order.
+    tap = {n: next(x for x in argv if x.startswith("--net:")).split("=")[1]
+           for n, (pid, argv) in tenders.items()}
+    assert tap == {":c": "vmmtap0", "team:b": "vmmtap1", ":a": "vmmtap2"}
+    assert tenders[":a"][1][-2:] == ["run", "A"]
+    assert H.proc_status(tenders[":c"][0])["Cpus_allowed_list"] == "1"
+    assert pd.ns.link(tap[":c"])["master"] == "br1"
+
+    info_after = pd.info()
+    for u in list(info_before.values()) + list(info_after.values()):
+        u.pop("started")
+    assert info_after == info_before
+    assert pd.policies() == pols_before
+
+
+def test_state_survives_and_has_a_backup(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "a", run_image(images, nets=()), "--arg", "run")
+    state = Path(pd.dbdir, "state")
+    assert state.exists(), os.listdir(pd.dbdir)
+    first = state.read_bytes()
+    pd.ok("add-policy", "team:", "--unikernels", "1", "--mem", "64", "--cpu", "0")
+    assert state.read_bytes() != first
+    assert Path(pd.dbdir, "state.bak").read_bytes() == first
+    # The image is stored in the db dir, not only in the state.
+    img = Path(run_image(images, nets=())).read_bytes()
+    stored = [f for f in H.files_under(pd.dbdir)
+              if Path(pd.dbdir, f).is_file() and Path(pd.dbdir, f).read_bytes() == img]
+    assert stored, "no image file in the db dir: %s" % H.files_under(pd.dbdir)
+    # No temporary files remain.
+    assert not [f for f in os.listdir(pd.dbdir) if "tmp" in f.lower()]
+
+
+def test_destroyed_unikernel_does_not_come_back(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "a", run_image(images, nets=()), "--arg", "run")
+    pd.ok("create", "b", run_image(images, nets=()), "--arg", "run")
+    pd.ok("destroy", "a")
+    pd.stop()
+    pd.start()
+    pd.wait_tender(":b")
+    assert set(pd.info()) == {":b"}
+
+
+def test_exited_unikernel_does_not_come_back(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "gone", run_image(images, nets=()), "--arg", "sleep:100",
+          "--arg", "exit:0")
+    H.wait_for(lambda: pd.tender_of(":gone") is None and not pd.zombies(), 10)
+    H.wait_for(lambda: pd.info() == {}, 10, what="info to forget the exited unikernel")
+    pd.ok("create", "stay", run_image(images, nets=()), "--arg", "run")
+    pd.stop()
+    pd.start()
+    pd.wait_tender(":stay")
+    assert set(pd.info()) == {":stay"}
+
+
+def test_unikernel_that_cannot_start_after_restart(petreld, images, tender):
+    """A bridge that vanished while petreld was down: the unikernel that
+    needs it cannot come back; the others do, and petreld runs."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "a", run_image(images), "--net", "service:br0", "--arg", "run")
+    pd.ok("create", "b", run_image(images), "--net", "service:br1", "--arg", "run")
+    pd.stop()
+    pd.ns.del_link("br1")
+    pd.start()
+    pd.wait_tender(":a")
+    assert pd.tender_of(":b") is None
+    assert pd.ns.taps() == ["vmmtap0"]
+
+
+# ---------------------------------------------------------------------------
+# the socket
+
+
+def test_refuses_to_start_when_a_live_petreld_answers(petreld):
+    pd = petreld
+    second = pd.spawn()
+    try:
+        rc = second.wait(20)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        second.wait(10)
+        raise AssertionError("a second petreld on the same socket kept running")
+    assert rc != 0
+    assert pd.alive()
+    pd.ok("policy")
+
+
+def test_removes_a_stale_socket(petreld):
+    pd = petreld
+    # SIGKILL: no cleanup, the socket file stays behind.
+    pd.stop(signal.SIGKILL)
+    assert os.path.exists(pd.sock)
+    pd.start()
+    pd.ok("policy")
+
+
+def test_socket_activation(petreld_factory, netns):
+    pd = petreld_factory(start=False)
+    os.makedirs(os.path.dirname(pd.sock))
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(pd.sock)
+    ls.listen(16)
+    fd = ls.fileno()
+    # Give the socket to petreld as fd 3 (SD_LISTEN_FDS_START); `ip netns
+    # exec` execs petreld in place, so bash's $$ is petreld's pid.
+    script = ('exec 3<&%d %d<&-; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"'
+              % (fd, fd))
+    argv = ["bash", "-c", script, "bash"] + pd.argv()
+    pd.starts += 1
+    pd.proc = pd.spawn(argv=argv, pass_fds=(fd,))
+    ls.close()
+    pd.wait_ready()
+    pd.ok("policy")
+    # It serves the inherited socket: the socket file is the one we bound.
+    assert os.path.exists(pd.sock)
+
+
+# ---------------------------------------------------------------------------
+# albatross state files
+
+
+def albatross_image(images, nets):
+    return Path(images.path("hvt", nets=nets)).read_bytes()
+
+
+def start_with_state(petreld_factory, der):
+    pd = petreld_factory(start=False)
+    Path(pd.dbdir, "state").write_bytes(der)
+    pd.start()
+    return pd
+
+
+def test_reads_albatross_state_v5(petreld_factory, images, tender):
+    """State choice [6] as albatross writes it (vector §13.15, with a real
+    test image, runnable arguments and bridges of this host)."""
+    tender.need_scripted()
+    img = albatross_image(images, ["service"])
+    pol = H.policy_der(2, 512, [0, 1], ["br0"], block=1024)
+    cfg = H.uk_config_v5(img, memory=32, cpuids=(0,),
+                         nets=[H.net_spec("service", "br0")],
+                         args=["run", "*:debug"])
+    der = H.state_v5([("foo:hello", cfg)], [(":", pol), ("foo:", pol)])
+    pd = start_with_state(petreld_factory, der)
+    pid, argv = pd.wait_tender("foo:hello")
+    assert argv[1:] == ["--mem=32", "--net:service=vmmtap0",
+                        "--net-mac:service=" + H.default_mac("service", "foo:hello"),
+                        "--", pd.image_path("foo:hello"), "--name=hello",
+                        "run", "*:debug"]
+    pols = pd.policies()
+    assert pols["foo:"] == {"name": "foo:", "unikernels": 2, "memory": 512,
+                            "block": 1024, "cpuids": [0, 1], "bridges": ["br0"]}
+    u = pd.info("foo:hello")["foo:hello"]
+    assert u["arguments"] == ["run", "*:debug"]
+
+
+def test_reads_albatross_state_v5_compressed_image(petreld_factory, images, tender):
+    tender.need_scripted()
+    import zlib
+    img = albatross_image(images, [])
+    cfg = H.uk_config_v5(zlib.compress(img), compressed=True, args=["run"],
+                         startup=5, fail=H.fail_restart([3]))
+    pd = start_with_state(petreld_factory, H.state_v5([(":packed", cfg)], []))
+    pd.wait_tender(":packed")
+    assert Path(pd.image_path(":packed")).read_bytes() == img
+    u = pd.info("packed")[":packed"]
+    assert u["startup"] == 5
+    assert u["fail_behaviour"] == {"restart": True, "exit_codes": [3]}
+
+
+def test_reads_albatross_state_v3(petreld_factory, images, tender):
+    """State choice [3] (vector §13.4 adapted: a real image, a bridge and a
+    CPU of this host)."""
+    tender.need_scripted()
+    img = albatross_image(images, ["service"])
+    cfg = H.uk_config_v3(img, memory=10, cpuid=1,
+                         nets=[H.net_spec("service", "br0", "00:de:ad:be:ef:00")],
+                         args=["run"])
+    pd = start_with_state(petreld_factory, H.state_v3([("bar:hello", cfg)]))
+    pid, argv = pd.wait_tender("bar:hello")
+    # v3 configurations get add-name TRUE (§6.4).
+    assert argv[1:] == ["--mem=10", "--net:service=vmmtap0",
+                        "--net-mac:service=00:de:ad:be:ef:00", "--",
+                        pd.image_path("bar:hello"), "--name=hello", "run"]
+    assert H.proc_status(pid)["Cpus_allowed_list"] == "1"
+    assert pd.ns.link("vmmtap0")["master"] == "br0"
+    u = pd.info("bar:")[":hello"]
+    assert u["cpuids"] == [1]
+    assert u["memory"] == 10
+
+
+def test_albatross_state_survives_petreld_restart(petreld_factory, images, tender):
+    """After reading an albatross state, petreld's own state keeps the
+    unikernels."""
+    tender.need_scripted()
+    img = albatross_image(images, [])
+    cfg = H.uk_config_v3(img, args=["run"])
+    pd = start_with_state(petreld_factory, H.state_v3([("old", cfg)]))
+    pd.wait_tender(":old")
+    pd.stop()
+    pd.start()
+    pd.wait_tender(":old")
+
+
+@pytest.mark.parametrize("der", [
+    b"",
+    b"\x30\x00",
+    bytes.fromhex("A7 02 05 00"),
+    bytes.fromhex("A6 06 30 04 30 00 30 00") + b"\x00",
+], ids=["empty-file", "not-a-state", "choice-7", "trailing-bytes"])
+def test_bad_state_file_is_a_clear_error(petreld_factory, der):
+    """A state file petreld cannot read: it must not silently start empty
+    and then overwrite it; either it refuses to start (naming the file) or
+    it keeps the file."""
+    pd = petreld_factory(start=False)
+    state = Path(pd.dbdir, "state")
+    state.write_bytes(der)
+    p = pd.spawn()
+    pd.proc = p
+    try:
+        pd.wait_ready(10)
+        started = True
+    except AssertionError:
+        started = False
+    if started:
+        pd.ok("add-policy", "team:", "--unikernels", "1", "--mem", "64", "--cpu", "0")
+        kept = [f for f in os.listdir(pd.dbdir) if f.startswith("state")]
+        assert any(Path(pd.dbdir, f).read_bytes() == der for f in kept), \
+            "the unreadable state file was overwritten without a copy: %s" % kept
+    else:
+        assert p.returncode not in (0, None)
+        assert "state" in pd.log_text()
+
+
+def test_empty_albatross_state(petreld_factory):
+    pd = start_with_state(petreld_factory, bytes.fromhex("A6 06 30 04 30 00 30 00"))
+    assert pd.info() == {}
+    assert ":" in pd.policies()
