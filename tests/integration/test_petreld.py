@@ -5,6 +5,7 @@ host (tender argv, CPU pinning, tap, console FIFO, image file)."""
 import hashlib
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pthelpers as H
@@ -379,3 +380,45 @@ def test_socket_option_reaches_the_daemon(petreld):
     r = petreld.petrel("--socket", petreld.sock, "--json", "policy", tmpdir=False)
     assert r.rc == 0, r
     assert r.json["kind"] == "policies"
+
+
+# ---------------------------------------------------------------------------
+# the tap really carries frames between the bridge and the unikernel
+
+ECHO_PROBE = r'''
+import socket, sys, time
+bridge, payload = sys.argv[1], sys.argv[2].encode()
+ETH_P = 0x88B5  # local experimental ethertype
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P))
+s.bind((bridge, ETH_P))
+s.settimeout(0.1)
+frame = b"\xff" * 6 + bytes.fromhex("02aabbccddee") + ETH_P.to_bytes(2, "big") + payload
+frame = frame.ljust(60, b"\0")
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    s.send(frame)
+    end = time.monotonic() + 0.2
+    while time.monotonic() < end:
+        try:
+            data, addr = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        # addr[2] is the packet type: 4 = our own outgoing frame.
+        if addr[2] != 4 and payload in data:
+            print("echoed")
+            sys.exit(0)
+sys.exit(1)
+'''
+
+
+def test_frames_flow_through_the_tap(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "mirror", running_image(images, nets=["service"]),
+          "--net", "service:br1", "--arg", "echo")
+    pd.wait_tender(":mirror")
+    r = subprocess.run(pd.ns.exec_argv(["/usr/bin/python3", "-c", ECHO_PROBE,
+                                        "br1", "petrel-echo-probe"]),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "echoed" in r.stdout, \
+        "no frame came back through br1 and the tap: %s" % r.stderr
