@@ -125,4 +125,8 @@ typedef struct {
 } pt_res_usage;
 void pt_res_usage_at(const pt_res *r, const pt_name *path, pt_res_usage *u);
 
+/* Number of trie nodes besides the root, for tests: nodes that hold
+ * nothing are removed, so this returns to 0 once everything is gone. */
+size_t pt_res_node_count(const pt_res *r);
+
 #endif
