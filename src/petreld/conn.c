@@ -1,0 +1,388 @@
+/*
+ * One client connection: frames in (pt_frame_reader), replies out (a
+ * pt_buf flushed on EV_WRITE). A frame that does not decode is not answered
+ * (spec 8.1): the connection is logged and closed.
+ *
+ * Lifetime: holders (the event callbacks while they run, and asynchronous
+ * operations such as a destroy waiting for the process to exit) keep a
+ * reference. If the peer goes away meanwhile the socket is closed at once,
+ * but the struct stays until the last reference is dropped, so an operation
+ * can complete and reply into the void without touching freed memory.
+ * While an operation is pending no further command is read.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "petreld.h"
+
+/* Decoded messages may not take more than this (a create refers to the
+ * image inside the frame, so its arena stays small). */
+#define DECODE_ARENA_LIMIT (64u * 1024 * 1024)
+/* Streams refill the output below this many pending bytes. */
+#define OUT_LOW_WATER (256u * 1024)
+
+static void
+conn_unlink(pt_conn *c)
+{
+	pt_daemon *d = c->d;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (d->conns == c)
+		d->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	d->nconns--;
+}
+
+/* Closes the socket and everything attached to it; the struct itself
+ * lives on until the last reference is dropped. */
+static void
+conn_shutdown(pt_conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->streaming && c->stream.on_close != NULL) {
+		c->streaming = false;
+		c->stream.on_close(c);
+	}
+	c->streaming = false;
+	event_free(c->rev);
+	event_free(c->wev);
+	c->rev = c->wev = NULL;
+	close(c->fd);
+	c->fd = -1;
+	pt_frame_reader_free(&c->rd);
+	pt_buf_free(&c->out);
+	c->out_off = 0;
+	conn_unlink(c);
+}
+
+static void
+conn_ref(pt_conn *c)
+{
+	c->refs++;
+}
+
+/* Drops a reference; closes a connection that is done (its reply flushed)
+ * and frees the struct when nobody holds it. */
+static void
+conn_unref(pt_conn *c)
+{
+	c->refs--;
+	if (!c->dead && c->closing && c->out_off >= c->out.len &&
+	    c->ops == 0)
+		conn_shutdown(c);
+	if (c->refs == 0 && c->dead)
+		free(c);
+}
+
+size_t
+conn_out_pending(const pt_conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Writes what the socket takes now; the rest on EV_WRITE. */
+static void
+conn_flush(pt_conn *c)
+{
+	while (!c->dead && c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off,
+		    c->out.len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				event_add(c->wev, NULL);
+				return;
+			}
+			log_debug("connection: send: %s", strerror(errno));
+			conn_shutdown(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->dead)
+		return;
+	pt_buf_reset(&c->out);
+	c->out_off = 0;
+	event_del(c->wev);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_conn *c = arg;
+	conn_ref(c);
+	conn_flush(c);
+	if (!c->dead && c->streaming && c->stream.on_drain != NULL &&
+	    conn_out_pending(c) < OUT_LOW_WATER)
+		c->stream.on_drain(c);
+	conn_unref(c);
+}
+
+static void
+handle_command(pt_conn *c, const uint8_t *body, size_t len)
+{
+	pt_arena a = {.limit = DECODE_ARENA_LIMIT};
+	pt_wire w;
+	pt_err err = {{0}};
+	if (pt_wire_decode(body, len, &a, &w, &err) < 0) {
+		log_warn("undecodable frame (%zu bytes), closing: %s", len,
+		    err.msg);
+		conn_shutdown(c);
+	} else if (w.kind != PT_PAYLOAD_COMMAND) {
+		log_warn("%s: a reply or data instead of a command, closing",
+		    w.header.name.text);
+		conn_shutdown(c);
+	} else {
+		vmm_dispatch(c, &w);
+	}
+	pt_arena_free(&a);
+}
+
+/* Handles buffered frames while the connection wants input. */
+static void
+conn_process(pt_conn *c)
+{
+	while (!c->dead && !c->closing && c->ops == 0) {
+		const uint8_t *body;
+		size_t len;
+		pt_frame_status st = pt_frame_reader_next(&c->rd, &body, &len);
+		if (st == PT_FRAME_NEED_MORE)
+			return;
+		if (st == PT_FRAME_TOO_BIG) {
+			log_warn("frame larger than %zu bytes, closing",
+			    c->rd.max_frame);
+			conn_shutdown(c);
+			return;
+		}
+		if (st == PT_FRAME_NOMEM) {
+			log_err("out of memory reading a frame, closing");
+			conn_shutdown(c);
+			return;
+		}
+		if (c->streaming) {
+			bool end = st == PT_FRAME_END;
+			c->stream.on_frame(c, end ? NULL : body, end ? 0 : len,
+			    end);
+			continue;
+		}
+		if (st == PT_FRAME_END) {
+			/* The client ended the conversation. */
+			conn_shutdown(c);
+			return;
+		}
+		handle_command(c, body, len);
+	}
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	pt_conn *c = arg;
+	conn_ref(c);
+	if (c->ops > 0 || c->closing) {
+		/* Not reading now; resumed by conn_release. */
+		event_del(c->rev);
+		conn_unref(c);
+		return;
+	}
+	size_t avail;
+	uint8_t *space = pt_frame_reader_space(&c->rd, &avail);
+	if (space == NULL) {
+		log_err("out of memory reading a frame, closing");
+		conn_shutdown(c);
+		conn_unref(c);
+		return;
+	}
+	ssize_t n = read(fd, space, avail);
+	if (n > 0) {
+		pt_frame_reader_commit(&c->rd, (size_t)n);
+	} else if (n == 0) {
+		/* EOF: a frame cut short is an error (spec 2); a stream that
+		 * is cut is handled by its close hook. */
+		if (pt_frame_reader_pending(&c->rd) > 0)
+			log_debug("connection closed mid-frame");
+		conn_shutdown(c);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		log_debug("connection: read: %s", strerror(errno));
+		conn_shutdown(c);
+	}
+	conn_process(c);
+	conn_unref(c);
+}
+
+void
+conn_accepted(pt_daemon *d, int fd)
+{
+	pt_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		log_err("out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	pt_frame_reader_init(&c->rd, d->o.max_frame);
+	c->rev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->wev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) < 0) {
+		log_err("cannot watch a new connection");
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		pt_frame_reader_free(&c->rd);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = d->conns;
+	if (d->conns != NULL)
+		d->conns->prev = c;
+	d->conns = c;
+	d->nconns++;
+	/* refs counts temporary holders only: an open socket keeps the
+	 * struct alive by itself (freed once dead and unreferenced). */
+}
+
+static void
+conn_append_wire(pt_conn *c, const pt_wire *w)
+{
+	if (c->dead)
+		return;
+	pt_buf body = {0};
+	pt_err err = {{0}};
+	if (pt_wire_encode(w, &body, &err) < 0) {
+		/* Our own reply does not encode: say so rather than hang. */
+		log_err("%s: cannot encode reply: %s", w->header.name.text,
+		    err.msg);
+		pt_buf_reset(&body);
+		pt_wire f = {.header = w->header, .kind = PT_PAYLOAD_FAILURE};
+		char msg[300];
+		snprintf(msg, sizeof(msg), "internal error: cannot encode "
+		    "reply: %s", err.msg);
+		f.u.failure.s = msg;
+		f.u.failure.len = strlen(msg);
+		if (pt_wire_encode(&f, &body, &err) < 0) {
+			pt_buf_free(&body);
+			conn_shutdown(c);
+			return;
+		}
+	}
+	if (pt_frame_append(&c->out, body.data, body.len) < 0) {
+		log_err("out of memory queueing a reply");
+		pt_buf_free(&body);
+		conn_shutdown(c);
+		return;
+	}
+	pt_buf_free(&body);
+	conn_flush(c);
+}
+
+void
+conn_reply(pt_conn *c, const pt_header *h, const pt_success *s)
+{
+	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_SUCCESS};
+	w.u.success = *s;
+	conn_append_wire(c, &w);
+}
+
+void
+conn_reply_string(pt_conn *c, const pt_header *h, const char *text)
+{
+	pt_success s = {.kind = PT_OK_STRING};
+	s.u.string.s = text;
+	s.u.string.len = strlen(text);
+	conn_reply(c, h, &s);
+}
+
+void
+conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("%s: failure: %s", h->name.text, msg);
+	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_FAILURE};
+	w.u.failure.s = msg;
+	w.u.failure.len = strlen(msg);
+	conn_append_wire(c, &w);
+}
+
+void
+conn_send_data(pt_conn *c, const pt_header *h, const pt_data *dt)
+{
+	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_DATA};
+	w.u.data = *dt;
+	conn_append_wire(c, &w);
+}
+
+void
+conn_finish(pt_conn *c, bool keep_open)
+{
+	if (c->dead)
+		return;
+	if (c->streaming && c->stream.on_close != NULL) {
+		c->streaming = false;
+		c->stream.on_close(c);
+	}
+	c->streaming = false;
+	if (!keep_open) {
+		c->closing = true;
+		conn_ref(c);
+		conn_unref(c); /* closes now if already flushed */
+	}
+}
+
+void
+conn_hold(pt_conn *c)
+{
+	conn_ref(c);
+	c->ops++;
+}
+
+void
+conn_release(pt_conn *c)
+{
+	c->ops--;
+	if (!c->dead && !c->closing && c->ops == 0) {
+		/* Read the next command (buffered or still to come). */
+		event_add(c->rev, NULL);
+		event_active(c->rev, EV_READ, 0);
+	}
+	conn_unref(c);
+}
+
+void
+conn_set_stream(pt_conn *c, const pt_stream *s)
+{
+	c->stream = *s;
+	c->streaming = true;
+}
+
+void
+conn_close_all(pt_daemon *d)
+{
+	while (d->conns != NULL) {
+		pt_conn *c = d->conns;
+		conn_ref(c);
+		conn_shutdown(c);
+		conn_unref(c);
+	}
+}

@@ -1,0 +1,324 @@
+/*
+ * petreld: runs Solo5 unikernels and speaks albatross's AV5 protocol on
+ * <tmpdir>/util/vmmd.sock.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "fsutil.h"
+#include "hostinfo.h"
+#include "petreld.h"
+
+static const char usage_text[] =
+"usage: petreld [OPTIONS]\n"
+"Runs Solo5 unikernels (hvt, spt) and answers albatross (AV5) clients on\n"
+"<tmpdir>/util/vmmd.sock. Runs as root (it creates taps).\n"
+"\n"
+"  --tmpdir DIR          run directory: socket, console FIFOs, images of\n"
+"                        running unikernels (default /run/petrel)\n"
+"  --dbdir DIR           state, stored images, block devices and tenders\n"
+"                        (<dbdir>/solo5-hvt...) (default /var/lib/petrel)\n"
+"  --syslog              log to syslog instead of stderr\n"
+"  -v                    more log output (repeatable)\n"
+"  --grace SECONDS       time between SIGTERM and SIGKILL when stopping a\n"
+"                        unikernel (default 5; fractions allowed)\n"
+"  --grace-ms MS         the same in milliseconds\n"
+"  --max-connections N   concurrent client connections (default 256);\n"
+"                        beyond, new ones are closed at once\n"
+"  --max-frame-mb N      largest accepted message in MB (default 64); a\n"
+"                        create carries the image, so this bounds images\n"
+"  --restart-backoff-ms MS  first delay before restarting a failed\n"
+"                        unikernel (default 1000); it doubles up to 60 s and\n"
+"                        resets after 60 s of stable running\n"
+"  --help                this text\n"
+"\n"
+"SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
+"again on the next start), exit 0.\n";
+
+enum {
+	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
+	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP,
+};
+
+int64_t
+pt_now_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pt_time_ms
+pt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+parse_num(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_options(int argc, char **argv, pt_opts *o)
+{
+	static const struct option longopts[] = {
+		{"tmpdir", required_argument, NULL, OPT_TMPDIR},
+		{"dbdir", required_argument, NULL, OPT_DBDIR},
+		{"syslog", no_argument, NULL, OPT_SYSLOG},
+		{"grace", required_argument, NULL, OPT_GRACE},
+		{"grace-ms", required_argument, NULL, OPT_GRACE_MS},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+		{"max-frame-mb", required_argument, NULL, OPT_MAX_FRAME},
+		{"restart-backoff-ms", required_argument, NULL, OPT_BACKOFF},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	double v;
+	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
+			o->verbosity++;
+			break;
+		case OPT_TMPDIR:
+			o->tmpdir = optarg;
+			break;
+		case OPT_DBDIR:
+			o->dbdir = optarg;
+			break;
+		case OPT_SYSLOG:
+			o->use_syslog = true;
+			break;
+		case OPT_GRACE:
+			if (parse_num(optarg, 0, 86400, &v) < 0)
+				goto bad;
+			o->grace_ms = (int64_t)(v * 1000);
+			break;
+		case OPT_GRACE_MS:
+			if (parse_num(optarg, 0, 86400000, &v) < 0)
+				goto bad;
+			o->grace_ms = (int64_t)v;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_num(optarg, 1, 1000000, &v) < 0)
+				goto bad;
+			o->max_conns = (size_t)v;
+			break;
+		case OPT_MAX_FRAME:
+			/* The frame length is a signed 32-bit number. */
+			if (parse_num(optarg, 1, 2047, &v) < 0)
+				goto bad;
+			o->max_frame = (size_t)v << 20;
+			break;
+		case OPT_BACKOFF:
+			if (parse_num(optarg, 1, 3600000, &v) < 0)
+				goto bad;
+			o->backoff_base_ms = (int64_t)v;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fputs(usage_text, stderr);
+			return -1;
+		}
+		continue;
+bad:
+		fprintf(stderr, "petreld: invalid value '%s' for --%s\n",
+		    optarg, longopts[ch - OPT_TMPDIR].name);
+		return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "petreld: unexpected argument '%s'\n",
+		    argv[optind]);
+		return -1;
+	}
+	if (o->backoff_max_ms < o->backoff_base_ms)
+		o->backoff_max_ms = o->backoff_base_ms;
+	return 0;
+}
+
+static int
+join(char *out, size_t cap, const char *a, const char *b, pt_err *err)
+{
+	int n = snprintf(out, cap, "%s/%s", a, b);
+	if (n < 0 || (size_t)n >= cap)
+		return pt_fail(err, "path %s/%s is too long", a, b);
+	return 0;
+}
+
+static int
+setup_dirs(pt_daemon *d, pt_err *err)
+{
+	char util[PATH_MAX];
+	if (join(util, sizeof(util), d->o.tmpdir, "util", err) < 0 ||
+	    join(d->sock_path, sizeof(d->sock_path), util, "vmmd.sock",
+	    err) < 0 ||
+	    join(d->fifo_dir, sizeof(d->fifo_dir), d->o.tmpdir, "fifo",
+	    err) < 0 ||
+	    join(d->block_dir, sizeof(d->block_dir), d->o.dbdir, "block",
+	    err) < 0 ||
+	    join(d->image_dir, sizeof(d->image_dir), d->o.dbdir, "images",
+	    err) < 0 ||
+	    join(d->state_path, sizeof(d->state_path), d->o.dbdir, "state",
+	    err) < 0)
+		return -1;
+	if (pt_mkdirs(util, 0755, err) < 0 ||
+	    pt_mkdirs(d->fifo_dir, 0755, err) < 0 ||
+	    pt_mkdirs(d->o.dbdir, 0700, err) < 0 ||
+	    pt_mkdirs(d->block_dir, 0700, err) < 0 ||
+	    pt_mkdirs(d->image_dir, 0700, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The root policy from the host: its block budget also covers the block
+ * devices that already exist (statvfs reports only what is still free). */
+static int
+setup_resources(pt_daemon *d, pt_err *err)
+{
+	d->res = pt_res_new();
+	if (d->res == NULL)
+		return pt_fail(err, "out of memory");
+	if (pt_host_root_policy(d->block_dir, &d->host_root, err) < 0)
+		return pt_fail_prefix(err, "discovering the host's resources");
+	int64_t existing_mb = 0;
+	if (block_scan(d, &existing_mb, err) < 0)
+		return -1;
+	if (d->host_root->has_block)
+		d->host_root->block += existing_mb;
+	if (pt_res_set_root_policy(d->res, d->host_root, err) < 0)
+		return pt_fail_prefix(err, "root policy");
+	return block_load(d, err);
+}
+
+void
+daemon_check_shutdown(pt_daemon *d)
+{
+	if (!d->shutting_down)
+		return;
+	for (pt_uk *uk = d->uks; uk != NULL; uk = uk->next)
+		if (uk_has_process(uk))
+			return;
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	pt_daemon *d = arg;
+	if (sig == SIGCHLD) {
+		uk_reap_fallback(d);
+		return;
+	}
+	if (d->shutting_down) {
+		log_info("signal %d: already shutting down", (int)sig);
+		return;
+	}
+	log_info("signal %d: stopping all unikernels, keeping the state",
+	    (int)sig);
+	d->shutting_down = true;
+	listener_stop(d);
+	conn_close_all(d);
+	uk_shutdown_all(d);
+	daemon_check_shutdown(d);
+}
+
+static int
+setup_signals(pt_daemon *d, pt_err *err)
+{
+	static const int sigs[3] = {SIGTERM, SIGINT, SIGCHLD};
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < 3; i++) {
+		d->sig_ev[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+		if (d->sig_ev[i] == NULL || evsignal_add(d->sig_ev[i],
+		    NULL) < 0)
+			return pt_fail(err, "cannot handle signal %d",
+			    sigs[i]);
+	}
+	return 0;
+}
+
+static void
+teardown(pt_daemon *d)
+{
+	listener_stop(d);
+	conn_close_all(d);
+	while (d->uks != NULL)
+		uk_free(d, d->uks);
+	for (size_t i = 0; i < 3; i++)
+		if (d->sig_ev[i] != NULL)
+			event_free(d->sig_ev[i]);
+	if (d->res != NULL)
+		pt_res_free(d->res);
+	if (d->host_root != NULL)
+		pt_policy_free(d->host_root);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+int
+main(int argc, char **argv)
+{
+	static pt_daemon daemon_state;
+	pt_daemon *d = &daemon_state;
+	d->listen_fd = -1;
+	d->o = (pt_opts){
+		.tmpdir = "/run/petrel",
+		.dbdir = "/var/lib/petrel",
+		.grace_ms = 5000,
+		.max_conns = 256,
+		.max_frame = PT_FRAME_DEFAULT_MAX,
+		.backoff_base_ms = 1000,
+		.backoff_max_ms = 60000,
+		.stable_ms = 60000,
+	};
+	if (parse_options(argc, argv, &d->o) < 0)
+		return 2;
+	pt_log_init(d->o.use_syslog, d->o.verbosity);
+	pt_err err = {{0}};
+	int rc = 1;
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		log_err("cannot create the event loop");
+		return 1;
+	}
+	if (setup_dirs(d, &err) < 0 || setup_signals(d, &err) < 0 ||
+	    listener_open(d, &err) < 0 || setup_resources(d, &err) < 0 ||
+	    persist_load(d, &err) < 0 || listener_start(d, &err) < 0) {
+		log_err("%s", err.msg);
+		/* Whatever was started from the state must not outlive us. */
+		d->shutting_down = true;
+		if (!uk_shutdown_all(d))
+			event_base_dispatch(d->base);
+		goto out;
+	}
+	log_info("petreld ready (%zu unikernels)", d->nuks);
+	event_base_dispatch(d->base);
+	log_info("all unikernels stopped, exiting");
+	rc = 0;
+out:
+	teardown(d);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/*
+ * petreld's internal interfaces: the daemon object, connections, the
+ * unikernel registry, persistence, block devices and logging.
+ *
+ * One event loop (libevent) drives everything. Handlers stay short: the
+ * work is done by functions that take the daemon and return 0 / -1 with a
+ * pt_err, so the logic can be followed without the event plumbing.
+ */
+#ifndef PETRELD_H
+#define PETRELD_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "name.h"
+#include "policy.h"
+#include "restrie.h"
+#include "util.h"
+#include "wire.h"
+#include "frame.h"
+#include "solo5.h"
+
+struct event_base;
+struct event;
+
+typedef struct pt_daemon pt_daemon;
+typedef struct pt_conn pt_conn;
+typedef struct pt_uk pt_uk;
+
+/* ---- log.c ---- */
+
+enum { PT_LOG_ERR = 0, PT_LOG_WARN = 1, PT_LOG_INFO = 2, PT_LOG_DEBUG = 3 };
+
+void pt_log_init(bool use_syslog, int verbosity);
+void pt_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define log_err(...) pt_log(PT_LOG_ERR, __VA_ARGS__)
+#define log_warn(...) pt_log(PT_LOG_WARN, __VA_ARGS__)
+#define log_info(...) pt_log(PT_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) pt_log(PT_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- the daemon ---- */
+
+typedef struct {
+	const char *tmpdir;
+	const char *dbdir;
+	bool use_syslog;
+	int verbosity;
+	int64_t grace_ms;          /* SIGTERM -> SIGKILL */
+	size_t max_conns;
+	size_t max_frame;
+	int64_t backoff_base_ms;   /* first restart delay */
+	int64_t backoff_max_ms;    /* cap */
+	int64_t stable_ms;         /* a run this long resets the backoff */
+} pt_opts;
+
+struct pt_daemon {
+	pt_opts o;
+	struct event_base *base;
+
+	char sock_path[PATH_MAX];
+	char fifo_dir[PATH_MAX];
+	char block_dir[PATH_MAX];
+	char image_dir[PATH_MAX];  /* <dbdir>/images: the stored images */
+	char state_path[PATH_MAX];
+
+	pt_res *res;
+	pt_policy *host_root;      /* the host's resources */
+	bool root_by_operator;     /* root policy set by "policy add :" */
+
+	pt_uk *uks;                /* every known unikernel (registry) */
+	size_t nuks;
+
+	int listen_fd;
+	bool socket_is_ours;       /* unlink it at exit (not systemd's) */
+	struct event *accept_ev;
+	struct event *accept_pause_ev;
+	pt_conn *conns;
+	size_t nconns;
+
+	struct event *sig_ev[3];   /* SIGTERM, SIGINT, SIGCHLD */
+	bool shutting_down;
+	bool loading;              /* state being restored: no writes */
+};
+
+/* ---- conn.c ---- */
+
+/* Stream hooks for commands that carry data (block set / dump). */
+typedef struct {
+	/* A raw frame of an upload (end = the terminator). Return 0 to go on,
+	 * -1 to stop reading (the hook has replied or closed). */
+	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
+	/* The output buffer drained below the low-water mark. */
+	void (*on_drain)(pt_conn *c);
+	/* The connection goes away (peer closed, error, or finish). */
+	void (*on_close)(pt_conn *c);
+	void *ctx;
+} pt_stream;
+
+struct pt_conn {
+	pt_conn *next, *prev;
+	pt_daemon *d;
+	int fd;
+	struct event *rev, *wev;
+	pt_frame_reader rd;
+	pt_buf out;
+	size_t out_off;
+	bool closing;      /* close once the output is flushed */
+	int refs;          /* holders: the event loop and operations */
+	int ops;           /* asynchronous operations that will reply */
+	bool dead;         /* socket gone; struct freed when refs drop */
+	bool streaming;    /* hooks installed */
+	pt_stream stream;
+};
+
+void conn_accepted(pt_daemon *d, int fd);
+void conn_close_all(pt_daemon *d);
+/* Replies; all carry the request header unchanged. */
+void conn_reply(pt_conn *c, const pt_header *h, const pt_success *s);
+void conn_reply_string(pt_conn *c, const pt_header *h, const char *text);
+void conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sends a data message (block dump). */
+void conn_send_data(pt_conn *c, const pt_header *h, const pt_data *dt);
+/* After the reply: close once flushed, or read the next command. */
+void conn_finish(pt_conn *c, bool keep_open);
+/* An asynchronous operation takes / returns the connection. After
+ * conn_release the connection may be gone. */
+void conn_hold(pt_conn *c);
+void conn_release(pt_conn *c);
+size_t conn_out_pending(const pt_conn *c);
+void conn_set_stream(pt_conn *c, const pt_stream *s);
+
+/* ---- listener.c ---- */
+
+int listener_open(pt_daemon *d, pt_err *err);
+int listener_start(pt_daemon *d, pt_err *err);
+void listener_stop(pt_daemon *d);
+
+/* ---- vmm.c: command dispatch ---- */
+
+/* Handles one decoded command. Either replies and finishes, or holds the
+ * connection until an asynchronous operation completes. The message
+ * (and the frame it points into) is valid only during the call. */
+void vmm_dispatch(pt_conn *c, const pt_wire *w);
+
+/* ---- ukconfig.c: pure helpers about configurations ---- */
+
+/* Deep copy into the arena. with_image false: the copy's image is empty. */
+int ukcfg_copy(pt_arena *a, const pt_ukconfig *src, pt_ukconfig *dst,
+    bool with_image);
+/* The stored configuration with restart arguments applied (typ,
+ * compressed and image kept). */
+int ukcfg_apply_restart(pt_arena *a, const pt_ukconfig *old,
+    const pt_ukconfig *args, pt_ukconfig *dst);
+/* What the unikernel takes, for the resource checks (arena-allocated). */
+int ukcfg_resources(pt_arena *a, const pt_ukconfig *cfg, pt_uk_res *u);
+/* Effective bridge / block device label of a spec. */
+pt_text ukcfg_bridge(const pt_netspec *n);
+pt_text ukcfg_device(const pt_blockspec *b);
+/* Checks what the core cannot: typ, sector sizes, device names. */
+int ukcfg_validate(const pt_ukconfig *cfg, pt_err *err);
+
+/* ---- unikernel.c: the lifecycle ---- */
+
+typedef enum {
+	UK_RUNNING,        /* a process exists */
+	UK_STOPPING,       /* a process exists and was told to stop */
+	UK_BACKOFF,        /* no process, restart timer armed */
+	UK_STOPPED,        /* no process (transient) */
+} pt_uk_state;
+
+typedef void (*pt_uk_gone_fn)(pt_daemon *d, pt_uk *uk, void *ctx);
+
+struct pt_uk {
+	pt_uk *next, *prev;
+	pt_daemon *d;
+	pt_name name;
+	pt_arena arena;            /* owns cfg's contents */
+	pt_ukconfig cfg;           /* image always empty: it is on disk */
+	uint8_t digest[32];
+	pt_time_ms started;
+	int64_t started_mono_ms;
+	pt_uk_state state;
+	pid_t pid;
+	int pidfd;
+	struct event *exit_ev;
+	struct event *timer;       /* grace timer or restart backoff */
+	bool killed;               /* SIGKILL sent */
+	size_t ntaps;
+	char (*taps)[IFNAMSIZ];
+	bool in_res;
+	bool has_fifo;
+	bool has_image;
+	bool ran_with_name;        /* this run had --name= injected */
+	int64_t backoff_ms;        /* next restart delay */
+	pt_uk_gone_fn on_gone;     /* who decides after a stop */
+	void *gone_ctx;
+};
+
+pt_uk *uk_find(pt_daemon *d, const pt_name *name);
+bool uk_has_process(const pt_uk *uk);
+
+/* Everything checked and staged for a start, nothing running yet. */
+typedef struct {
+	char tender[PATH_MAX];
+	char staged_image[PATH_MAX];   /* <tmpdir>/<name>.img.new */
+	bool has_staged_image;
+	char staged_store[PATH_MAX];   /* <dbdir>/images/<name>.img.new */
+	bool has_staged_store;
+	uint8_t digest[32];
+	pt_solo5_abi abi;
+} pt_uk_prep;
+
+/* Steps 1-4 of a create (image, ABI, manifest, tender, resources, bridges),
+ * checked as if `replacing` were gone. image NULL: take the stored image
+ * of `name`. On failure nothing is left. */
+int uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const pt_blob *image, const pt_name *replacing, pt_uk_prep *p,
+    pt_err *err);
+void uk_prep_discard(pt_uk_prep *p);
+/* New registry entry (not started) with a copy of cfg (image dropped). */
+pt_uk *uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg);
+void uk_register(pt_daemon *d, pt_uk *uk);
+void uk_free(pt_daemon *d, pt_uk *uk);  /* unlinks from the registry */
+/* Steps 5-7: image, FIFO, taps, spawn. Consumes p (success or not). */
+int uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err);
+/* prepare + launch from the stored image and uk's config. */
+int uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err);
+/* SIGTERM, grace, SIGKILL; fn runs once the process is gone and its
+ * resources are freed (immediately if there is no process). */
+void uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx);
+void uk_cancel_backoff(pt_uk *uk);
+/* Removes a stopped unikernel for good: registry, stored image, state. */
+void uk_forget(pt_daemon *d, pt_uk *uk);
+/* The info record of a unikernel (arena-allocated). */
+int uk_info(pt_daemon *d, const pt_uk *uk, pt_arena *a, pt_ukinfo *out);
+/* Stops everything for shutdown; returns true when nothing runs. */
+bool uk_shutdown_all(pt_daemon *d);
+/* SIGCHLD fallback when pidfds are unavailable. */
+void uk_reap_fallback(pt_daemon *d);
+
+/* Command handlers (the reply may come later). */
+void uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
+    bool force);
+void uk_cmd_destroy(pt_conn *c, const pt_header *h);
+void uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r);
+
+/* ---- persist.c ---- */
+
+int persist_image_path(pt_daemon *d, const pt_name *name, const char *suffix,
+    char *out, size_t cap, pt_err *err);
+/* Writes the state (no-op while loading or shutting down). */
+int persist_save(pt_daemon *d);
+/* Restores policies and unikernels at start. */
+int persist_load(pt_daemon *d, pt_err *err);
+
+/* ---- block.c ---- */
+
+/* Sizes of the block device files already on disk (for the root policy's
+ * block budget), then their registration in the resources. Files it
+ * cannot account for are reported and left alone. */
+int block_scan(pt_daemon *d, int64_t *total_mb, pt_err *err);
+int block_load(pt_daemon *d, pt_err *err);
+void block_cmd(pt_conn *c, const pt_wire *w);
+/* A set or dump of the device is in progress. */
+bool block_busy(const pt_name *name);
+
+/* ---- main.c ---- */
+
+int64_t pt_now_mono_ms(void);
+pt_time_ms pt_now_ms(void);
+void daemon_check_shutdown(pt_daemon *d);
+
+#endif

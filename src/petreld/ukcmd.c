@@ -1,0 +1,226 @@
+/*
+ * The unikernel commands: create, force-create, destroy, restart.
+ *
+ * Force-create and restart are one transaction: the new unikernel is
+ * checked and staged completely (uk_prepare, as if the old one were gone)
+ * before the old one is stopped; then the new one is launched, and if that
+ * fails the old one is started again and the reply names both outcomes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "petreld.h"
+
+typedef struct {
+	pt_conn *c;
+	pt_header h;
+	pt_uk *next;       /* the replacement, not registered yet */
+	pt_uk_prep prep;
+} replace_ctx;
+
+typedef struct {
+	pt_conn *c;
+	pt_header h;
+} destroy_ctx;
+
+static void
+reply_and_close(pt_conn *c, const pt_header *h, const char *text)
+{
+	conn_reply_string(c, h, text);
+	conn_finish(c, false);
+}
+
+static void
+fail_and_close(pt_conn *c, const pt_header *h, const char *msg)
+{
+	conn_reply_failure(c, h, "%s", msg);
+	conn_finish(c, false);
+}
+
+/* The old unikernel is gone (or was not running): launch its successor. */
+static void
+replace_gone(pt_daemon *d, pt_uk *old, void *arg)
+{
+	replace_ctx *x = arg;
+	pt_err err = {{0}}, err2 = {{0}};
+	if (d->shutting_down) {
+		/* The old configuration stays in the state. */
+		uk_prep_discard(&x->prep);
+		uk_free(d, x->next);
+		fail_and_close(x->c, &x->h, "petreld is shutting down; the "
+		    "previous unikernel is kept and comes back on the next "
+		    "start");
+	} else if (uk_launch(d, x->next, &x->prep, &err) == 0) {
+		uk_free(d, old);  /* its stored image was replaced at launch */
+		uk_register(d, x->next);
+		persist_save(d);
+		reply_and_close(x->c, &x->h, "created unikernel");
+	} else {
+		uk_free(d, x->next);
+		char msg[700];
+		if (uk_start_stored(d, old, &err2) == 0) {
+			snprintf(msg, sizeof(msg), "%s; the previous unikernel "
+			    "was started again", err.msg);
+		} else {
+			snprintf(msg, sizeof(msg), "%s; starting the previous "
+			    "unikernel again failed too: %s", err.msg,
+			    err2.msg);
+			log_err("%s: lost: %s", old->name.text, err2.msg);
+			uk_forget(d, old);
+		}
+		fail_and_close(x->c, &x->h, msg);
+	}
+	pt_conn *c = x->c;
+	free(x);
+	conn_release(c);
+}
+
+static void
+replace(pt_conn *c, const pt_header *h, pt_uk *old, pt_uk *next,
+    pt_uk_prep *p)
+{
+	replace_ctx *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		uk_prep_discard(p);
+		uk_free(c->d, next);
+		fail_and_close(c, h, "out of memory");
+		return;
+	}
+	x->c = c;
+	x->h = *h;
+	x->next = next;
+	x->prep = *p;
+	conn_hold(c);
+	uk_stop(c->d, old, replace_gone, x);
+}
+
+void
+uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
+    bool force)
+{
+	pt_daemon *d = c->d;
+	const pt_name *name = &h->name;
+	pt_err err = {{0}};
+	pt_uk *old = uk_find(d, name);
+	if (old != NULL && !force) {
+		fail_and_close(c, h,
+		    "Unikernel with same name is already running");
+		return;
+	}
+	if (old != NULL && old->state == UK_STOPPING) {
+		fail_and_close(c, h, "the unikernel is being stopped; try "
+		    "again once it is gone");
+		return;
+	}
+	pt_uk_prep p;
+	if (uk_prepare(d, name, cfg, &cfg->image, old ? name : NULL, &p,
+	    &err) < 0) {
+		fail_and_close(c, h, err.msg);
+		return;
+	}
+	pt_uk *uk = uk_new(d, name, cfg);
+	if (uk == NULL) {
+		uk_prep_discard(&p);
+		fail_and_close(c, h, "out of memory");
+		return;
+	}
+	if (old != NULL) {
+		replace(c, h, old, uk, &p);
+		return;
+	}
+	if (uk_launch(d, uk, &p, &err) < 0) {
+		uk_free(d, uk);
+		fail_and_close(c, h, err.msg);
+		return;
+	}
+	uk_register(d, uk);
+	persist_save(d);
+	reply_and_close(c, h, "created unikernel");
+}
+
+static void
+destroy_gone(pt_daemon *d, pt_uk *uk, void *arg)
+{
+	destroy_ctx *x = arg;
+	log_info("%s: destroyed", uk->name.text);
+	uk_forget(d, uk);
+	reply_and_close(x->c, &x->h, "destroyed unikernel");
+	pt_conn *c = x->c;
+	free(x);
+	conn_release(c);
+}
+
+void
+uk_cmd_destroy(pt_conn *c, const pt_header *h)
+{
+	pt_daemon *d = c->d;
+	pt_uk *uk = h->name.has_label ? uk_find(d, &h->name) : NULL;
+	if (uk == NULL) {
+		fail_and_close(c, h, "destroy: not found");
+		return;
+	}
+	switch (uk->state) {
+	case UK_BACKOFF:
+		uk_cancel_backoff(uk);
+		log_info("%s: destroyed while waiting for its restart",
+		    uk->name.text);
+		uk_forget(d, uk);
+		reply_and_close(c, h, "destroyed: removed from restarting");
+		return;
+	case UK_STOPPING:
+		fail_and_close(c, h, "destroy: the unikernel is already being "
+		    "stopped");
+		return;
+	case UK_STOPPED:
+		uk_forget(d, uk);
+		reply_and_close(c, h, "destroyed unikernel");
+		return;
+	case UK_RUNNING:
+		break;
+	}
+	destroy_ctx *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		fail_and_close(c, h, "out of memory");
+		return;
+	}
+	x->c = c;
+	x->h = *h;
+	conn_hold(c);
+	uk_stop(d, uk, destroy_gone, x);
+}
+
+void
+uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r)
+{
+	pt_daemon *d = c->d;
+	pt_uk *old = h->name.has_label ? uk_find(d, &h->name) : NULL;
+	pt_err err = {{0}};
+	if (old == NULL) {
+		fail_and_close(c, h, "restart: not found");
+		return;
+	}
+	if (old->state == UK_STOPPING) {
+		fail_and_close(c, h, "restart: the unikernel is being stopped");
+		return;
+	}
+	pt_arena a = {0};
+	pt_ukconfig cfg = old->cfg;
+	if (r->has_args &&
+	    ukcfg_apply_restart(&a, &old->cfg, &r->args, &cfg) < 0) {
+		pt_arena_free(&a);
+		fail_and_close(c, h, "out of memory");
+		return;
+	}
+	pt_uk_prep p;
+	pt_uk *next = NULL;
+	if (uk_prepare(d, &h->name, &cfg, NULL, &h->name, &p, &err) < 0) {
+		fail_and_close(c, h, err.msg);
+	} else if ((next = uk_new(d, &h->name, &cfg)) == NULL) {
+		uk_prep_discard(&p);
+		fail_and_close(c, h, "out of memory");
+	} else {
+		replace(c, h, old, next, &p);
+	}
+	pt_arena_free(&a);
+}

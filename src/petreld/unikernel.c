@@ -1,0 +1,805 @@
+/*
+ * The unikernel lifecycle: create (checked, staged, then launched), exit
+ * handling with restart backoff, destroy, force-create and restart as one
+ * transaction each.
+ *
+ * A start is split in two so that a replacement can be checked completely
+ * before the running unikernel is touched:
+ *   uk_prepare: image written to a staging file (decompressed, hashed),
+ *     ABI and manifest read from it, tender found, resources and bridges
+ *     checked (as if the one being replaced were gone);
+ *   uk_launch: image moved in place, FIFO, resources taken, taps, spawn.
+ * Each undoes its own work on failure, so nothing is left behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "fsutil.h"
+#include "image.h"
+#include "petreld.h"
+#include "tap.h"
+#include "tender.h"
+
+/* ---- registry ---- */
+
+pt_uk *
+uk_find(pt_daemon *d, const pt_name *name)
+{
+	for (pt_uk *uk = d->uks; uk != NULL; uk = uk->next)
+		if (pt_name_equal(&uk->name, name))
+			return uk;
+	return NULL;
+}
+
+bool
+uk_has_process(const pt_uk *uk)
+{
+	return uk->state == UK_RUNNING || uk->state == UK_STOPPING;
+}
+
+pt_uk *
+uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg)
+{
+	pt_uk *uk = calloc(1, sizeof(*uk));
+	if (uk == NULL)
+		return NULL;
+	uk->d = d;
+	uk->name = *name;
+	uk->pid = -1;
+	uk->pidfd = -1;
+	uk->state = UK_STOPPED;
+	uk->backoff_ms = d->o.backoff_base_ms;
+	if (ukcfg_copy(&uk->arena, cfg, &uk->cfg, false) < 0) {
+		pt_arena_free(&uk->arena);
+		free(uk);
+		return NULL;
+	}
+	return uk;
+}
+
+void
+uk_register(pt_daemon *d, pt_uk *uk)
+{
+	uk->prev = NULL;
+	uk->next = d->uks;
+	if (d->uks != NULL)
+		d->uks->prev = uk;
+	d->uks = uk;
+	d->nuks++;
+}
+
+static bool
+uk_registered(pt_daemon *d, const pt_uk *uk)
+{
+	return uk->prev != NULL || d->uks == uk;
+}
+
+static void
+uk_unregister(pt_daemon *d, pt_uk *uk)
+{
+	if (!uk_registered(d, uk))
+		return;
+	if (uk->prev != NULL)
+		uk->prev->next = uk->next;
+	else
+		d->uks = uk->next;
+	if (uk->next != NULL)
+		uk->next->prev = uk->prev;
+	uk->next = uk->prev = NULL;
+	d->nuks--;
+}
+
+void
+uk_free(pt_daemon *d, pt_uk *uk)
+{
+	uk_unregister(d, uk);
+	if (uk->timer != NULL)
+		event_free(uk->timer);
+	pt_arena_free(&uk->arena);
+	free(uk);
+}
+
+/* ---- staging: steps 1-4 ---- */
+
+static int
+read_at_fd(void *ctx, uint64_t off, void *buf, size_t n)
+{
+	int fd = *(int *)ctx;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done,
+		    (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int
+inspect_image(const char *path, pt_solo5_abi *abi, pt_solo5_manifest *mft,
+    pt_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pt_fail(err, "image %s: %s", path, strerror(errno));
+	struct stat st;
+	int r;
+	if (fstat(fd, &st) < 0)
+		r = pt_fail(err, "image %s: %s", path, strerror(errno));
+	else
+		r = pt_solo5_inspect(read_at_fd, &fd, (uint64_t)st.st_size,
+		    abi, mft, err);
+	close(fd);
+	return r;
+}
+
+static const char *
+tender_target(uint32_t target)
+{
+	switch (target) {
+	case PT_SOLO5_TARGET_HVT:
+		return "hvt";
+	case PT_SOLO5_TARGET_SPT:
+		return "spt";
+	default:
+		return NULL;
+	}
+}
+
+static int
+check_resources(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const pt_name *replacing, pt_err *err)
+{
+	pt_arena a = {0};
+	pt_uk_res u;
+	int r = -1;
+	if (ukcfg_resources(&a, cfg, &u) < 0)
+		pt_fail(err, "out of memory");
+	else
+		r = pt_res_check_create(d->res, name, &u, replacing, err);
+	pt_arena_free(&a);
+	if (r < 0)
+		return -1;
+	pt_name path;
+	pt_name_path(name, &path);
+	for (size_t i = 0; i < cfg->nblocks; i++) {
+		pt_text dev = ukcfg_device(&cfg->blocks[i]);
+		pt_name bname;
+		if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+		    err) < 0)
+			return -1;
+		if (block_busy(&bname))
+			return pt_fail(err, "block device %s is being "
+			    "transferred (set or dump in progress)",
+			    bname.text);
+	}
+	for (size_t i = 0; i < cfg->nnets; i++) {
+		pt_text br = ukcfg_bridge(&cfg->nets[i]);
+		int e = pt_bridge_exists(br.s, err);
+		if (e < 0)
+			return pt_fail_prefix(err, "bridge %s", br.s);
+		if (e == 0)
+			return pt_fail(err, "bridge %s does not exist", br.s);
+	}
+	return 0;
+}
+
+void
+uk_prep_discard(pt_uk_prep *p)
+{
+	if (p->has_staged_image)
+		pt_unlink_quiet(p->staged_image);
+	if (p->has_staged_store)
+		pt_unlink_quiet(p->staged_store);
+	p->has_staged_image = p->has_staged_store = false;
+}
+
+/* The image bytes: from the request, or the stored copy (heap, *owned). */
+static int
+image_source(pt_daemon *d, const pt_name *name, const pt_blob *image,
+    const uint8_t **data, size_t *n, uint8_t **owned, pt_err *err)
+{
+	*owned = NULL;
+	if (image != NULL) {
+		*data = image->data;
+		*n = image->len;
+		return 0;
+	}
+	char path[PATH_MAX];
+	if (persist_image_path(d, name, ".img", path, sizeof(path), err) < 0)
+		return -1;
+	if (pt_read_file(path, PT_IMAGE_MAX_BYTES, owned, n, err) < 0)
+		return pt_fail_prefix(err, "stored image");
+	*data = *owned;
+	return 0;
+}
+
+static int
+prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const uint8_t *data, size_t n, bool store, const pt_name *replacing,
+    pt_uk_prep *p, pt_err *err)
+{
+	/* 1. the image, decompressed, with its digest */
+	if (pt_name_to_file(d->o.tmpdir, name, ".img.new", p->staged_image,
+	    sizeof(p->staged_image), err) < 0)
+		return -1;
+	if (n == 0)
+		return pt_fail(err, "empty image");
+	if (pt_image_write(p->staged_image, data, n, cfg->compressed,
+	    p->digest, err) < 0)
+		return pt_fail_prefix(err, "image");
+	p->has_staged_image = true;
+	/* 2. ABI and manifest */
+	pt_solo5_manifest mft;
+	if (inspect_image(p->staged_image, &p->abi, &mft, err) < 0)
+		return -1;
+	const char *target = tender_target(p->abi.target);
+	if (target == NULL)
+		return pt_fail(err, "unsupported Solo5 target %s (petrel runs "
+		    "hvt and spt)", pt_solo5_target_name(p->abi.target));
+	if (pt_solo5_check_manifest(&mft, cfg, err) < 0)
+		return -1;
+	/* 3. the tender, with the image's ABI version */
+	if (pt_tender_find(d->o.dbdir, target, p->abi.version, p->tender,
+	    sizeof(p->tender), err) < 0)
+		return -1;
+	/* 4. resources and bridges */
+	if (check_resources(d, name, cfg, replacing, err) < 0)
+		return -1;
+	/* The copy kept for restarts, as received; committed at launch. */
+	if (store) {
+		if (persist_image_path(d, name, ".img.new", p->staged_store,
+		    sizeof(p->staged_store), err) < 0)
+			return -1;
+		if (pt_write_atomic(p->staged_store, data, n, 0600, NULL,
+		    err) < 0)
+			return pt_fail_prefix(err, "storing image");
+		p->has_staged_store = true;
+	}
+	return 0;
+}
+
+int
+uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const pt_blob *image, const pt_name *replacing, pt_uk_prep *p,
+    pt_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	if (!name->has_label)
+		return pt_fail(err, "%s is a path, a unikernel needs a name",
+		    name->text);
+	if (ukcfg_validate(cfg, err) < 0)
+		return -1;
+	const uint8_t *data;
+	size_t n;
+	uint8_t *owned;
+	if (image_source(d, name, image, &data, &n, &owned, err) < 0)
+		return -1;
+	int r = prepare_steps(d, name, cfg, data, n, image != NULL,
+	    replacing, p, err);
+	free(owned);
+	if (r < 0)
+		uk_prep_discard(p);
+	return r;
+}
+
+/* ---- launch: steps 5-7 ---- */
+
+static void on_exit_event(evutil_socket_t fd, short what, void *arg);
+
+/* Frees what a run holds: process watch, taps, FIFO, image, resources. */
+static void
+uk_release_runtime(pt_daemon *d, pt_uk *uk)
+{
+	pt_err err = {{0}};
+	if (uk->exit_ev != NULL) {
+		event_free(uk->exit_ev);
+		uk->exit_ev = NULL;
+	}
+	if (uk->pidfd >= 0) {
+		close(uk->pidfd);
+		uk->pidfd = -1;
+	}
+	uk->pid = -1;
+	if (uk->timer != NULL)
+		evtimer_del(uk->timer);
+	for (size_t i = 0; i < uk->ntaps; i++)
+		if (pt_tap_destroy(uk->taps[i], &err) < 0)
+			log_err("%s: removing tap %s: %s", uk->name.text,
+			    uk->taps[i], err.msg);
+	free(uk->taps);
+	uk->taps = NULL;
+	uk->ntaps = 0;
+	char path[PATH_MAX];
+	if (uk->has_fifo && pt_name_to_file(d->fifo_dir, &uk->name, NULL,
+	    path, sizeof(path), &err) == 0)
+		pt_unlink_quiet(path);
+	uk->has_fifo = false;
+	if (uk->has_image && pt_name_to_file(d->o.tmpdir, &uk->name, ".img",
+	    path, sizeof(path), &err) == 0)
+		pt_unlink_quiet(path);
+	uk->has_image = false;
+	if (uk->in_res)
+		pt_res_remove_unikernel(d->res, &uk->name);
+	uk->in_res = false;
+	uk->killed = false;
+	uk->state = UK_STOPPED;
+}
+
+static int
+launch_files(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, char *img,
+    char *fifo, pt_err *err)
+{
+	if (pt_name_to_file(d->o.tmpdir, &uk->name, ".img", img, PATH_MAX,
+	    err) < 0 ||
+	    pt_name_to_file(d->fifo_dir, &uk->name, NULL, fifo, PATH_MAX,
+	    err) < 0)
+		return -1;
+	if (rename(p->staged_image, img) < 0)
+		return pt_fail(err, "moving image to %s: %s", img,
+		    strerror(errno));
+	p->has_staged_image = false;
+	uk->has_image = true;
+	/* A FIFO left by a crashed petreld would make mkfifo fail. */
+	pt_unlink_quiet(fifo);
+	if (mkfifo(fifo, 0660) < 0)
+		return pt_fail(err, "console FIFO %s: %s", fifo,
+		    strerror(errno));
+	uk->has_fifo = true;
+	return 0;
+}
+
+static int
+launch_resources(pt_daemon *d, pt_uk *uk, pt_err *err)
+{
+	pt_arena a = {0};
+	pt_uk_res u;
+	int r = -1;
+	if (ukcfg_resources(&a, &uk->cfg, &u) < 0)
+		pt_fail(err, "out of memory");
+	else
+		r = pt_res_add_unikernel(d->res, &uk->name, &u, uk, err);
+	pt_arena_free(&a);
+	if (r == 0)
+		uk->in_res = true;
+	return r;
+}
+
+static int
+launch_taps(pt_uk *uk, pt_err *err)
+{
+	if (uk->cfg.nnets == 0)
+		return 0;
+	uk->taps = calloc(uk->cfg.nnets, sizeof(*uk->taps));
+	if (uk->taps == NULL)
+		return pt_fail(err, "out of memory");
+	for (size_t i = 0; i < uk->cfg.nnets; i++) {
+		pt_text br = ukcfg_bridge(&uk->cfg.nets[i]);
+		if (pt_tap_create(br.s, uk->taps[i], err) < 0)
+			return pt_fail_prefix(err, "tap for %s on bridge %s",
+			    uk->cfg.nets[i].name.s, br.s);
+		uk->ntaps++;
+	}
+	return 0;
+}
+
+static int
+launch_process(pt_daemon *d, pt_uk *uk, const pt_uk_prep *p,
+    const char *img, const char *fifo, pt_err *err)
+{
+	pt_arena a = {0};
+	const char **taps = NULL;
+	char **argv;
+	size_t argc;
+	int r = -1;
+	if (uk->ntaps > 0) {
+		taps = pt_arena_calloc(&a, uk->ntaps, sizeof(*taps));
+		if (taps == NULL) {
+			pt_arena_free(&a);
+			return pt_fail(err, "out of memory");
+		}
+		for (size_t i = 0; i < uk->ntaps; i++)
+			taps[i] = uk->taps[i];
+	}
+	pt_tender_args ta = {
+		.tender = p->tender,
+		.image_path = img,
+		.block_dir = d->block_dir,
+		.name = &uk->name,
+		.taps = taps,
+		.add_name = uk->cfg.add_name,
+	};
+	if (pt_solo5_build_argv(&uk->cfg, &ta, &a, &argv, &argc, err) < 0)
+		goto out;
+	pt_spawn_args sa = {
+		.argv = (const char *const *)argv,
+		.console_path = fifo,
+		.cpuids = uk->cfg.cpuids,
+		.ncpuids = uk->cfg.ncpuids,
+	};
+	if (pt_spawn(&sa, &uk->pid, &uk->pidfd, err) < 0) {
+		pt_fail_prefix(err, "could not create unikernel: spawning %s",
+		    p->tender);
+		goto out;
+	}
+	uk->ran_with_name = uk->cfg.add_name;
+	if (uk->pidfd >= 0) {
+		uk->exit_ev = event_new(d->base, uk->pidfd, EV_READ,
+		    on_exit_event, uk);
+		if (uk->exit_ev != NULL)
+			event_add(uk->exit_ev, NULL);
+		else
+			log_err("%s: cannot watch pidfd; relying on SIGCHLD",
+			    uk->name.text);
+	}
+	r = 0;
+out:
+	pt_arena_free(&a);
+	return r;
+}
+
+int
+uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
+{
+	char img[PATH_MAX], fifo[PATH_MAX];
+	if (launch_files(d, uk, p, img, fifo, err) < 0 ||
+	    launch_resources(d, uk, err) < 0 ||
+	    launch_taps(uk, err) < 0 ||
+	    launch_process(d, uk, p, img, fifo, err) < 0) {
+		uk_release_runtime(d, uk);
+		uk_prep_discard(p);
+		return -1;
+	}
+	uk->state = UK_RUNNING;
+	uk->started = pt_now_ms();
+	uk->started_mono_ms = pt_now_mono_ms();
+	memcpy(uk->digest, p->digest, sizeof(uk->digest));
+	if (p->has_staged_store) {
+		char store[PATH_MAX];
+		pt_err e2 = {{0}};
+		if (persist_image_path(d, &uk->name, ".img", store,
+		    sizeof(store), &e2) < 0 ||
+		    rename(p->staged_store, store) < 0)
+			log_err("%s: keeping the image for restarts failed: %s",
+			    uk->name.text, e2.msg[0] ? e2.msg :
+			    strerror(errno));
+		p->has_staged_store = false;
+	}
+	uk_prep_discard(p);
+	log_info("%s: started (pid %d, %s)", uk->name.text, (int)uk->pid,
+	    p->tender);
+	return 0;
+}
+
+int
+uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err)
+{
+	pt_uk_prep p;
+	if (uk_prepare(d, &uk->name, &uk->cfg, NULL, NULL, &p, err) < 0)
+		return -1;
+	return uk_launch(d, uk, &p, err);
+}
+
+/* ---- stopping ---- */
+
+static int
+send_signal(pt_uk *uk, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	/* Through the pidfd the signal cannot hit a recycled pid. */
+	if (uk->pidfd >= 0)
+		return (int)syscall(SYS_pidfd_send_signal, uk->pidfd, sig,
+		    NULL, 0);
+#endif
+	return kill(uk->pid, sig);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void
+arm_timer(pt_daemon *d, pt_uk *uk, int64_t ms)
+{
+	if (uk->timer == NULL)
+		uk->timer = evtimer_new(d->base, on_timer, uk);
+	if (uk->timer == NULL) {
+		log_err("%s: cannot create a timer", uk->name.text);
+		return;
+	}
+	struct timeval tv = {(time_t)(ms / 1000),
+	    (suseconds_t)((ms % 1000) * 1000)};
+	evtimer_add(uk->timer, &tv);
+}
+
+void
+uk_cancel_backoff(pt_uk *uk)
+{
+	if (uk->state != UK_BACKOFF)
+		return;
+	if (uk->timer != NULL)
+		evtimer_del(uk->timer);
+	uk->state = UK_STOPPED;
+}
+
+void
+uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx)
+{
+	if (!uk_has_process(uk)) {
+		uk_cancel_backoff(uk);
+		if (fn != NULL)
+			fn(d, uk, ctx);
+		return;
+	}
+	uk->on_gone = fn;
+	uk->gone_ctx = ctx;
+	if (uk->state == UK_STOPPING)
+		return;
+	uk->state = UK_STOPPING;
+	log_info("%s: stopping (pid %d)", uk->name.text, (int)uk->pid);
+	if (send_signal(uk, SIGTERM) < 0 && errno != ESRCH)
+		log_err("%s: SIGTERM: %s", uk->name.text, strerror(errno));
+	arm_timer(d, uk, d->o.grace_ms);
+}
+
+void
+uk_forget(pt_daemon *d, pt_uk *uk)
+{
+	char path[PATH_MAX];
+	pt_err err = {{0}};
+	if (persist_image_path(d, &uk->name, ".img", path, sizeof(path),
+	    &err) == 0)
+		pt_unlink_quiet(path);
+	uk_free(d, uk);
+	persist_save(d);
+}
+
+/* ---- exits and restarts ---- */
+
+/* A.4: never after a signal, exit 1 or 60-64; else per the codes. */
+static bool
+restart_wanted(const pt_fail_behaviour *f, int code)
+{
+	if (!f->restart || code == 1 || (code >= 60 && code <= 64))
+		return false;
+	if (f->ncodes == 0)
+		return true;
+	for (size_t i = 0; i < f->ncodes; i++)
+		if (f->codes[i] == code)
+			return true;
+	return false;
+}
+
+static void
+restart_now(pt_daemon *d, pt_uk *uk, const char *why)
+{
+	pt_err err = {{0}};
+	log_info("%s: restarting (%s)", uk->name.text, why);
+	if (uk_start_stored(d, uk, &err) < 0) {
+		log_err("%s: restart failed, giving up: %s", uk->name.text,
+		    err.msg);
+		uk_forget(d, uk);
+	}
+}
+
+static void
+schedule_restart(pt_daemon *d, pt_uk *uk)
+{
+	int64_t ran = pt_now_mono_ms() - uk->started_mono_ms;
+	/* A unikernel that ran stably starts again with the short delay. */
+	if (ran >= d->o.stable_ms)
+		uk->backoff_ms = d->o.backoff_base_ms;
+	int64_t delay = uk->backoff_ms;
+	uk->backoff_ms = delay * 2 > d->o.backoff_max_ms ?
+	    d->o.backoff_max_ms : delay * 2;
+	uk->state = UK_BACKOFF;
+	log_info("%s: restart in %lld ms", uk->name.text, (long long)delay);
+	arm_timer(d, uk, delay);
+}
+
+static void
+handle_exit(pt_daemon *d, pt_uk *uk, int status)
+{
+	bool by_signal = WIFSIGNALED(status);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (by_signal)
+		log_info("%s: killed by signal %d", uk->name.text,
+		    WTERMSIG(status));
+	else
+		log_info("%s: exited with %d", uk->name.text, code);
+	uk_release_runtime(d, uk);
+	if (uk->on_gone != NULL) {
+		pt_uk_gone_fn fn = uk->on_gone;
+		void *ctx = uk->gone_ctx;
+		uk->on_gone = NULL;
+		uk->gone_ctx = NULL;
+		fn(d, uk, ctx);
+	} else if (d->shutting_down) {
+		/* Keep it in the state: it comes back on the next start. */
+	} else if (!by_signal && code == 64 && uk->ran_with_name) {
+		/* A.4: a unikernel that rejects --name= gets one more try
+		 * without it, and that is remembered. */
+		uk->cfg.add_name = false;
+		persist_save(d);
+		restart_now(d, uk, "exit 64 with --name, retrying without");
+	} else if (!by_signal && restart_wanted(&uk->cfg.fail, code)) {
+		schedule_restart(d, uk);
+	} else {
+		uk_forget(d, uk);
+	}
+	daemon_check_shutdown(d);
+}
+
+static void
+reap(pt_daemon *d, pt_uk *uk)
+{
+	int status;
+	pid_t r;
+	do
+		r = waitpid(uk->pid, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		/* Spurious wake-up: still running, watch again. */
+		if (uk->exit_ev != NULL)
+			event_add(uk->exit_ev, NULL);
+		return;
+	}
+	if (r < 0) {
+		log_err("%s: waitpid(%d): %s", uk->name.text, (int)uk->pid,
+		    strerror(errno));
+		status = 0xff00;  /* treat as an exit with 255 */
+	}
+	handle_exit(d, uk, status);
+}
+
+static void
+on_exit_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_uk *uk = arg;
+	reap(uk->d, uk);  /* may free uk */
+}
+
+void
+uk_reap_fallback(pt_daemon *d)
+{
+	pt_uk *next;
+	for (pt_uk *uk = d->uks; uk != NULL; uk = next) {
+		next = uk->next;
+		if (uk_has_process(uk) && uk->pidfd < 0)
+			reap(d, uk);
+	}
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_uk *uk = arg;
+	pt_daemon *d = uk->d;
+	if (uk->state == UK_STOPPING && !uk->killed) {
+		log_warn("%s: still running %lld ms after SIGTERM, killing",
+		    uk->name.text, (long long)d->o.grace_ms);
+		uk->killed = true;
+		if (send_signal(uk, SIGKILL) < 0 && errno != ESRCH)
+			log_err("%s: SIGKILL: %s", uk->name.text,
+			    strerror(errno));
+	} else if (uk->state == UK_BACKOFF) {
+		uk->state = UK_STOPPED;
+		restart_now(d, uk, "restart on failure");
+	}
+}
+
+bool
+uk_shutdown_all(pt_daemon *d)
+{
+	bool none = true;
+	for (pt_uk *uk = d->uks; uk != NULL; uk = uk->next) {
+		if (uk->state == UK_BACKOFF) {
+			/* Keep its place in the state, drop the timer. */
+			evtimer_del(uk->timer);
+			continue;
+		}
+		if (!uk_has_process(uk))
+			continue;
+		none = false;
+		if (uk->state == UK_RUNNING)
+			uk_stop(d, uk, NULL, NULL);
+	}
+	return none;
+}
+
+/* ---- info ---- */
+
+static int
+info_blocks(pt_daemon *d, const pt_uk *uk, pt_arena *a, pt_ukinfo *out)
+{
+	const pt_ukconfig *c = &uk->cfg;
+	if (c->nblocks == 0)
+		return 0;
+	out->blocks = pt_arena_calloc(a, c->nblocks, sizeof(*out->blocks));
+	if (out->blocks == NULL)
+		return -1;
+	pt_name path;
+	pt_name_path(&uk->name, &path);
+	for (size_t i = 0; i < c->nblocks; i++) {
+		pt_blockinfo *b = &out->blocks[i];
+		pt_text dev = ukcfg_device(&c->blocks[i]);
+		b->unikernel_device = c->blocks[i].name;
+		b->host_device = dev;
+		b->sector_size = c->blocks[i].has_sector_size ?
+		    c->blocks[i].sector_size : 512;
+		pt_name bname;
+		int64_t size = 0;
+		bool in_use;
+		if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+		    NULL) == 0)
+			pt_res_block(d->res, &bname, &size, &in_use);
+		b->block_size_mb = size;
+	}
+	out->nblocks = c->nblocks;
+	return 0;
+}
+
+static int
+info_nets(const pt_uk *uk, pt_arena *a, pt_ukinfo *out)
+{
+	const pt_ukconfig *c = &uk->cfg;
+	if (c->nnets == 0)
+		return 0;
+	out->nets = pt_arena_calloc(a, c->nnets, sizeof(*out->nets));
+	if (out->nets == NULL)
+		return -1;
+	for (size_t i = 0; i < c->nnets; i++) {
+		const pt_netspec *n = &c->nets[i];
+		pt_netinfo *ni = &out->nets[i];
+		ni->unikernel_device = n->name;
+		ni->host_device = ukcfg_bridge(n);
+		if (n->has_mac)
+			memcpy(ni->mac, n->mac, 6);
+		else
+			pt_solo5_default_mac(n->name.s, n->name.len,
+			    &uk->name, ni->mac);
+	}
+	out->nnets = c->nnets;
+	return 0;
+}
+
+int
+uk_info(pt_daemon *d, const pt_uk *uk, pt_arena *a, pt_ukinfo *out)
+{
+	const pt_ukconfig *c = &uk->cfg;
+	memset(out, 0, sizeof(*out));
+	out->typ = c->typ;
+	out->has_startup = c->has_startup;
+	out->startup = c->startup;
+	out->fail = c->fail;
+	out->ncpuids = c->ncpuids;
+	out->cpuids = c->cpuids;
+	out->memory = c->memory;
+	out->digest.data = uk->digest;
+	out->digest.len = sizeof(uk->digest);
+	out->has_argv = c->has_argv;
+	out->argc = c->argc;
+	out->argv = c->argv;
+	out->started = uk->started;
+	out->cpus = c->cpus;
+	out->has_boot_partition = c->has_boot_partition;
+	out->boot_partition = c->boot_partition;
+	if (info_blocks(d, uk, a, out) < 0 || info_nets(uk, a, out) < 0)
+		return -1;
+	return 0;
+}
