@@ -1,0 +1,157 @@
+/*
+ * Console commands, answered by petrel-console on <tmpdir>/util/console.sock
+ * (albatross-wire.md §8.3): console (subscribe) and inactive-consoles.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "escape.h"
+
+enum {
+	OPT_SINCE = 1,
+	OPT_COUNT,
+};
+
+/* albatross-client's default: the last 20 lines. */
+#define DEFAULT_COUNT 20
+/* The console daemon keeps 1024 lines per unikernel. */
+#define MAX_COUNT 1024
+
+static const pt_cli_optspec console_opts[] = {
+	{"since", 0, true, OPT_SINCE, "TIME",
+	    "the lines since TIME (RFC 3339, e.g. 2024-01-02T03:04:05Z)"},
+	{"count", 0, true, OPT_COUNT, "N", "the last N lines (default 20)"},
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
+static int
+subscribe_arg(const pt_client *c, pt_subscribe *sub)
+{
+	const pt_cli_optval *since = pt_cli_last(&c->args, OPT_SINCE);
+	const pt_cli_optval *count = pt_cli_last(&c->args, OPT_COUNT);
+	pt_err err;
+
+	if (since != NULL && count != NULL)
+		return pt_usage(c, "--since and --count exclude each other");
+	if (since != NULL) {
+		sub->by_count = false;
+		if (pt_cli_parse_time(since->val, &sub->since, &err) != 0)
+			return pt_usage(c, "%s", err.msg);
+		return 0;
+	}
+	sub->by_count = true;
+	sub->count = DEFAULT_COUNT;
+	if (count != NULL && pt_cli_parse_int("count", count->val, 1,
+	    MAX_COUNT, &sub->count, &err) != 0)
+		return pt_usage(c, "%s", err.msg);
+	return 0;
+}
+
+/* The first reply says whether the unikernel runs ("subscribed") or not
+ * yet ("waiting for VM"). Text mode shows it on stderr, so that stdout has
+ * only console lines. */
+static int
+show_status(const pt_client *c, const pt_wire *w)
+{
+	if (c->json || w->kind != PT_PAYLOAD_SUCCESS ||
+	    w->u.success.kind != PT_OK_STRING)
+		return pt_out_reply(c, w);
+	pt_buf o = {0};
+	pt_text_escape(&o, w->u.success.u.string.s,
+	    w->u.success.u.string.len);
+	if (!o.oom)
+		fprintf(stderr, "%s: %.*s\n", w->header.name.text, (int)o.len,
+		    o.data != NULL ? (const char *)o.data : "");
+	pt_buf_free(&o);
+	return PT_EXIT_OK;
+}
+
+static int
+follow(const pt_client *c, const pt_name *name, pt_conn *conn)
+{
+	pt_arena a = {0};
+	pt_wire w;
+	int rc = 0, r;
+
+	if (pt_request_reply(c, conn, name, &a, &w, &rc) <= 0)
+		goto out;
+	rc = show_status(c, &w);
+	if (rc != 0)
+		goto out;
+	/* Lines until petrel-console closes the stream or we are
+	 * interrupted. */
+	while ((r = pt_request_read(c, conn, name, &a, &w, &rc)) > 0) {
+		if (w.kind == PT_PAYLOAD_FAILURE) {
+			rc = pt_out_reply(c, &w);
+			break;
+		}
+		if (w.kind != PT_PAYLOAD_DATA ||
+		    w.u.data.kind != PT_DATA_CONSOLE) {
+			rc = pt_report(PT_EXIT_COMM, name->text,
+			    "unexpected message on the console stream");
+			break;
+		}
+		rc = pt_out_console_line(c, w.u.data.u.console.time,
+		    &w.u.data.u.console.line);
+		if (rc != 0)
+			break;
+	}
+out:
+	pt_arena_free(&a);
+	return rc;
+}
+
+static int
+run_console(pt_client *c)
+{
+	pt_name name;
+	pt_command cmd = {.kind = PT_CMD_CONSOLE_SUBSCRIBE};
+	pt_conn conn;
+	int rc = 0;
+
+	if (pt_client_name(c, c->args.pos[0], &name) != 0)
+		return PT_EXIT_USAGE;
+	if (!name.has_label)
+		return pt_usage(c, "'%s' is a path, not a unikernel name",
+		    name.text);
+	if ((rc = subscribe_arg(c, &cmd.u.subscribe)) != 0)
+		return rc;
+	int r = pt_request_start(c, PT_SOCK_CONSOLE, &name, &cmd, &conn, &rc);
+	if (r != 0)
+		return r > 0 ? PT_EXIT_OK : rc;
+	rc = follow(c, &name, &conn);
+	pt_conn_close(&conn);
+	return rc;
+}
+
+const pt_client_cmd pt_cmd_console = {
+	"console", "NAME [--since TIME|--count N]",
+	"show the console output of a unikernel, then follow it until "
+	"interrupted",
+	console_opts, 1, 1, run_console,
+};
+
+static const pt_cli_optspec no_opts[] = {
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
+static int
+run_inactive(pt_client *c)
+{
+	pt_name path;
+	pt_command cmd = {.kind = PT_CMD_CONSOLE_LIST_INACTIVE};
+
+	if (c->args.npos == 0)
+		pt_name_root(&path);
+	else if (pt_client_path(c, c->args.pos[0], &path) != 0)
+		return PT_EXIT_USAGE;
+	return pt_request_simple(c, PT_SOCK_CONSOLE, &path, &cmd);
+}
+
+const pt_client_cmd pt_cmd_inactive_consoles = {
+	"inactive-consoles", "[PATH]",
+	"list the unikernels below PATH that stopped but whose console "
+	"output is still kept",
+	no_opts, 0, 1, run_inactive,
+};
