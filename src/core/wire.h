@@ -374,6 +374,9 @@ int pt_certext_encode(const pt_certext *c, pt_buf *out, pt_err *err);
 int pt_certext_decode(const uint8_t *p, size_t n, pt_arena *a,
     pt_certext *out, pt_err *err);
 
+/* Writes choice [6] with the entries of each trie in pre-order (sorted by
+ * their label lists, labels byte-wise: "a:" < "a:b:" < "b:"), whatever
+ * their order in `s`, as albatross writes them (§10). */
 int pt_state_encode(const pt_state *s, pt_buf *out, pt_err *err);
 int pt_state_decode(const uint8_t *p, size_t n, pt_arena *a, pt_state *out,
     pt_err *err);
