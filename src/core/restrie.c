@@ -638,24 +638,39 @@ fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
 	return 0;
 }
 
-static int
-check_create_policies(const pt_res *r, const pt_name *name,
-    const pt_uk_res *u, const uk_entry *freed, size_t freed_common,
-    pt_err *err)
+/* The existing nodes of name's path, from the root down: chain[k] is the
+ * node of the first k path labels. Returns how many exist (at least the
+ * root); the path node itself exists iff that is npath + 1. One walk
+ * serves every check of a request. */
+static size_t
+walk_path_chain(const pt_res *r, const pt_name *name, const node **chain)
 {
-	const node *n = &r->root;
-	for (size_t k = 0; n != NULL; k++) {
+	size_t n = 1;
+	chain[0] = &r->root;
+	for (size_t k = 0; k < name->npath; k++) {
+		size_t len;
+		const char *l = pt_name_path_label(name, k, &len);
+		const node *kid = kid_find(chain[k], l, len);
+		if (kid == NULL)
+			break;
+		chain[n++] = kid;
+	}
+	return n;
+}
+
+static int
+check_create_policies(const node *const *chain, size_t nchain,
+    const pt_name *name, const pt_uk_res *u, const uk_entry *freed,
+    size_t freed_common, pt_err *err)
+{
+	for (size_t k = 0; k < nchain; k++) {
 		/* `freed` lives below this node iff its path shares the
 		 * first k labels. */
 		const uk_entry *f = (freed && k <= freed_common) ? freed : NULL;
+		const node *n = chain[k];
 		if (n->policy != NULL &&
 		    fits_policy(name, k, n->policy, &n->use, f, u, err) != 0)
 			return -1;
-		if (k == name->npath)
-			break;
-		size_t len;
-		const char *l = pt_name_path_label(name, k, &len);
-		n = kid_find(n, l, len);
 	}
 	return 0;
 }
@@ -680,8 +695,9 @@ same_label_ci(const pt_text *a, const pt_text *b)
 /* Each block device exists in the unikernel's own path and is free (or
  * used by `freed`, which lives in `freed_path`). */
 static int
-check_create_blocks(const pt_res *r, const pt_name *name, const pt_uk_res *u,
-    const uk_entry *freed, const pt_name *freed_path, pt_err *err)
+check_create_blocks(const node *pathnode, const pt_name *name,
+    const pt_uk_res *u, const uk_entry *freed, const pt_name *freed_path,
+    pt_err *err)
 {
 	pt_name path;
 	pt_name_path(name, &path);
@@ -696,12 +712,13 @@ check_create_blocks(const pt_res *r, const pt_name *name, const pt_uk_res *u,
 			if (same_label_ci(&u->blocks[i], &u->blocks[j]))
 				return pt_fail(err, "block device %s is listed "
 				    "twice", bn.text);
-		const node *b = walk(r, &bn, pt_name_nlabels(&bn));
+		size_t llen;
+		const char *lab = pt_name_label(&bn, &llen);
+		const node *b = pathnode != NULL ?
+		    kid_find(pathnode, lab, llen) : NULL;
 		if (b == NULL || !b->has_blk)
 			return pt_fail(err, "block device %s not found",
 			    bn.text);
-		size_t llen;
-		const char *lab = pt_name_label(&bn, &llen);
 		if (b->blk_in_use && !(freed_here &&
 		    uk_uses_block(freed, lab, llen)))
 			return pt_fail(err, "block device %s is in use",
@@ -737,11 +754,18 @@ pt_res_check_create(const pt_res *r, const pt_name *name,
 	size_t freed_common = 0;
 	pt_name freed_path;
 	int64_t sum;
+	const node *chain[PT_NAME_MAX_LABELS + 1];
 
 	pt_name_root(&freed_path);
 	if (check_request(name, u, err) != 0)
 		return -1;
-	const node *self = walk(r, name, pt_name_nlabels(name));
+	size_t nchain = walk_path_chain(r, name, chain);
+	const node *pathnode = nchain == (size_t)name->npath + 1 ?
+	    chain[name->npath] : NULL;
+	size_t llen;
+	const char *label = pt_name_label(name, &llen);
+	const node *self = pathnode != NULL ?
+	    kid_find(pathnode, label, llen) : NULL;
 	bool is_replaced = replacing != NULL &&
 	    pt_name_equal(replacing, name);
 	if (self != NULL && self->uk != NULL && !is_replaced)
@@ -759,9 +783,10 @@ pt_res_check_create(const pt_res *r, const pt_name *name,
 	if (__builtin_add_overflow(r->root.use.memory, u->memory, &sum))
 		return pt_fail(err, "unikernel %s: memory %lld MB overflows "
 		    "the total", name->text, (long long)u->memory);
-	if (check_create_policies(r, name, u, freed, freed_common, err) != 0)
+	if (check_create_policies(chain, nchain, name, u, freed, freed_common,
+	    err) != 0)
 		return -1;
-	return check_create_blocks(r, name, u, freed, &freed_path, err);
+	return check_create_blocks(pathnode, name, u, freed, &freed_path, err);
 }
 
 int
@@ -852,15 +877,20 @@ pt_res_check_block_add(const pt_res *r, const pt_name *name,
 	if (size_mb <= 0)
 		return pt_fail(err, "block device %s: size must be positive "
 		    "(%lld MB)", name->text, (long long)size_mb);
-	const node *self = walk(r, name, pt_name_nlabels(name));
+	const node *chain[PT_NAME_MAX_LABELS + 1];
+	size_t nchain = walk_path_chain(r, name, chain);
+	size_t llen;
+	const char *label = pt_name_label(name, &llen);
+	const node *self = nchain == (size_t)name->npath + 1 ?
+	    kid_find(chain[name->npath], label, llen) : NULL;
 	if (self != NULL && self->has_blk)
 		return pt_fail(err, "block device %s already exists",
 		    name->text);
 	if (__builtin_add_overflow(r->root.use.block, size_mb, &sum))
 		return pt_fail(err, "block device %s: size %lld MB overflows "
 		    "the total", name->text, (long long)size_mb);
-	const node *n = &r->root;
-	for (size_t k = 0; n != NULL; k++) {
+	for (size_t k = 0; k < nchain; k++) {
+		const node *n = chain[k];
 		const pt_policy *pol = n->policy;
 		int plen;
 		const char *ptxt = path_text(name, k, &plen);
@@ -873,11 +903,6 @@ pt_res_check_block_add(const pt_res *r, const pt_name *name,
 			    "%lld MB, %lld MB in use, %lld MB requested", plen,
 			    ptxt, (long long)pol->block,
 			    (long long)n->use.block, (long long)size_mb);
-		if (k == name->npath)
-			break;
-		size_t len;
-		const char *l = pt_name_path_label(name, k, &len);
-		n = kid_find(n, l, len);
 	}
 	return 0;
 }
