@@ -330,8 +330,11 @@ pt_name_drop_prefix(const pt_name *prefix, const pt_name *n, pt_name *out)
 	label_ref labels[PT_NAME_MAX_LABELS];
 	size_t c;
 
-	if (prefix->npath > n->npath || !pt_name_is_prefix(prefix, n))
+	if (prefix->npath > n->npath || !pt_name_is_prefix(prefix, n)) {
+		/* A caller that forgets the result still gets a valid name. */
+		*out = *n;
 		return -1;
+	}
 	c = collect_labels(n, prefix->npath, pt_name_nlabels(n), labels);
 	return name_build(labels, c, n->has_label, out, NULL);
 }

@@ -76,7 +76,9 @@ const char *pt_name_nth_label(const pt_name *n, size_t i, size_t *len);
 bool pt_name_is_prefix(const pt_name *prefix, const pt_name *n);
 /* The name relative to prefix's path, as replies use it (§4.3):
  * prefix "a:", n "a:hello" -> ":hello"; n "a:b:x" -> "b:x";
- * n "a:b:" -> "b:"; n "a:" -> ":". -1 if not a prefix. */
+ * n "a:b:" -> "b:"; n "a:" -> ":". -1 if prefix's path is not a prefix
+ * of n's PATH (so also for prefix "a:b:" and n "a:b", which has no relative
+ * form); *out is then n itself (the full name). */
 int pt_name_drop_prefix(const pt_name *prefix, const pt_name *n,
     pt_name *out);
 

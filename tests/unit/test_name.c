@@ -314,6 +314,7 @@ expect_relative(const char *prefix, const char *name, const char *rel)
 	pt_name out;
 	if (rel == NULL) {
 		assert_int_equal(pt_name_drop_prefix(&p, &n, &out), -1);
+		assert_memory_equal(&out, &n, sizeof(n));
 		return;
 	}
 	assert_int_equal(pt_name_drop_prefix(&p, &n, &out), 0);
