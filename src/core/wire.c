@@ -754,6 +754,7 @@ typedef enum {
 	ARG_BLOCK_ADD_OLD,
 	ARG_BLOCK_SET_OLD,
 	ARG_COMPRESSED,   /* u.compressed */
+	ARG_LOG,          /* u.log */
 } cmd_arg;
 
 typedef struct {
@@ -803,6 +804,7 @@ static const cmd_desc commands[] = {
 	{PT_CMD_BLOCK_DUMP_OLD, 5, 5, ARG_LEVEL, false, "block dump-old"},
 	{PT_CMD_BLOCK_DUMP, 5, 6, ARG_LEVEL, false, "block dump"},
 	{PT_CMD_BLOCK_SET, 5, 7, ARG_COMPRESSED, false, "block set"},
+	{PT_CMD_LOG_SUBSCRIBE, 2, 0, ARG_LOG, false, "log subscribe"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -943,6 +945,8 @@ dec_cmd_arg(pt_der *d, const cmd_desc *cd, pt_command *c)
 		return dec_block_set_old(d, &c->u.block_set_old);
 	case ARG_COMPRESSED:
 		return pt_der_bool(d, cd->name, &c->u.compressed);
+	case ARG_LOG:
+		return pt_log_subscribe_read(d, &c->u.log);
 	}
 	return pt_fail(d->err, "%s: internal error", cd->name);
 }
@@ -956,8 +960,6 @@ dec_command(pt_der *d, pt_command *c)
 	memset(c, 0, sizeof(*c));
 	if (choice(d, "command", &g, &grp) < 0)
 		return -1;
-	if (g == 2)
-		return pt_fail(d->err, "command: support for log dropped");
 	if (g >= sizeof(group_names) / sizeof(*group_names))
 		return unknown_choice(d, "command", g);
 	const char *gname = group_names[g];
@@ -1171,7 +1173,10 @@ dec_data(pt_der *d, pt_data *dt)
 		rc = dec_stats(&alt, &dt->u.stats);
 		break;
 	case 2:
-		return pt_fail(d->err, "data: support for log dropped");
+		/* petrel's event log; albatross's old NULL still fails. */
+		dt->kind = PT_DATA_LOG;
+		rc = pt_event_read(&alt, &dt->u.event);
+		break;
 	case 3:
 		dt->kind = PT_DATA_CONSOLE;
 		rc = dec_console_data(&alt, dt);
@@ -1884,6 +1889,9 @@ enc_cmd_arg(pt_derw *w, const cmd_desc *cd, const pt_command *c)
 	case ARG_COMPRESSED:
 		pt_derw_bool(w, c->u.compressed);
 		break;
+	case ARG_LOG:
+		pt_log_subscribe_write(w, &c->u.log);
+		break;
 	}
 }
 
@@ -2040,6 +2048,11 @@ enc_data(pt_derw *w, const pt_data *d)
 	case PT_DATA_BLOCK_END:
 		m = pt_derw_begin(w, PT_DER_CTX(4));
 		enc_null_in(w, 1);
+		pt_derw_end(w, m);
+		return;
+	case PT_DATA_LOG:
+		m = pt_derw_begin(w, PT_DER_CTX(2));
+		pt_event_write(w, &d->u.event);
 		pt_derw_end(w, m);
 		return;
 	}
@@ -2236,4 +2249,17 @@ pt_state_encode(const pt_state *st, pt_buf *out, pt_err *err)
 	free(uks);
 	free(pols);
 	return finish(&w, start);
+}
+
+/* The policy coders on their own, for the event log's policy events. */
+void
+pt_policy_write(pt_derw *w, const pt_policy *p)
+{
+	enc_policy(w, p);
+}
+
+int
+pt_policy_read(pt_der *d, pt_policy *p)
+{
+	return dec_policy(d, p);
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eventlog.h"
 #include "name.h"
 #include "policy.h"
 #include "util.h"
@@ -185,6 +186,9 @@ typedef enum {
 	PT_CMD_BLOCK_DUMP_OLD,        /* u.level */
 	PT_CMD_BLOCK_DUMP,            /* u.level */
 	PT_CMD_BLOCK_SET,             /* u.compressed */
+	PT_CMD_LOG_SUBSCRIBE,         /* u.log: petrel's event log in the
+	                                 slot AV5 left empty, see
+	                                 docs/eventlog.md */
 } pt_cmd_kind;
 
 typedef struct {
@@ -239,6 +243,7 @@ typedef struct {
 		pt_block_add_old block_add_old;
 		pt_block_set_old block_set_old;
 		bool compressed;
+		pt_log_subscribe log;
 	} u;
 } pt_command;
 
@@ -299,6 +304,7 @@ typedef enum {
 	PT_DATA_CONSOLE,       /* u.console */
 	PT_DATA_BLOCK_CHUNK,   /* u.chunk */
 	PT_DATA_BLOCK_END,
+	PT_DATA_LOG,           /* u.event (docs/eventlog.md) */
 } pt_data_kind;
 
 typedef struct {
@@ -307,6 +313,7 @@ typedef struct {
 		pt_stats stats;
 		struct { pt_time_ms time; pt_text line; } console;
 		pt_blob chunk;
+		pt_event event;
 	} u;
 } pt_data;
 

@@ -519,6 +519,7 @@ pt_cmd_kind_name(pt_cmd_kind k)
 	case PT_CMD_BLOCK_DUMP_OLD: return "block dump-old";
 	case PT_CMD_BLOCK_DUMP: return "block dump";
 	case PT_CMD_BLOCK_SET: return "block set";
+	case PT_CMD_LOG_SUBSCRIBE: return "log subscribe";
 	}
 	return "unknown command";
 }
@@ -626,6 +627,14 @@ pt_command_print(const pt_command *c, pt_buf *out)
 	case PT_CMD_BLOCK_SET:
 		put(out, " ");
 		put_compressed(out, c->u.compressed);
+		break;
+	case PT_CMD_LOG_SUBSCRIBE:
+		if (c->u.log.has_since) {
+			put(out, " since ");
+			put_time(out, c->u.log.since_ms);
+		}
+		if (c->u.log.follow)
+			put(out, " follow");
 		break;
 	default:
 		break;
@@ -803,6 +812,10 @@ put_data(pt_buf *out, const pt_data *d)
 		break;
 	case PT_DATA_BLOCK_END:
 		put(out, " block end");
+		break;
+	case PT_DATA_LOG:
+		put(out, " log ");
+		pt_event_print(&d->u.event, out);
 		break;
 	default:
 		pt_buf_printf(out, " unknown(%d)", (int)d->kind);
