@@ -281,12 +281,14 @@ def test_subscriber_eviction(console):
     # oldest, whose stream then ends.
     console.add("a:web")
     console.start("a:web")
-    subs = [Follower(console, "a:web", "--count", "1") for _ in range(3)]
+    subs = []
     try:
-        for s in subs[:2]:
-            assert s.next().get("message") == "subscribed"
+        # One after the other, so that "oldest" is well defined.
+        for _ in range(3):
+            subs.append(Follower(console, "a:web", "--count", "1"))
+            assert subs[-1].next().get("message") == "subscribed"
         assert subs[0].ended(), "the oldest subscriber was not dropped"
-        assert subs[2].next().get("message") == "subscribed"
+        assert not subs[1].ended(timeout=0.2)
         console.write("a:web", b"after\n")
         assert subs[1].lines(1) == ["after"]
         assert subs[2].lines(1) == ["after"]
@@ -351,19 +353,40 @@ def test_console_survives_restart(console):
         f.close()
 
 
+def raw_subscribe(console, name, arg):
+    """Sends a subscribe with a hand-made SubscribeArg; returns the socket
+    and the first reply's payload tag."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(console.sock_path)
+    s.sendall(frame(der_seq(header(name), der_ctx(0, der_ctx(0, der_ctx(2, arg))))))
+    reply = read_frame(s)
+    return s, reply
+
+
 def test_hostile_requests(console):
     console.add("a:web")
     console.start("a:web")
     console.write("a:web", b"one\n")
-    for bad in ("0", "-1"):
+    # The client refuses silly counts itself...
+    for bad in ("0", "-1", "100000"):
         rc, out, err = run_client(console, "console", "a:web", "--count", bad)
-        assert rc != 0, (bad, out)
+        assert rc == 2, (bad, out, err)
+    # ...and the daemon refuses them when they come raw.
+    for n in (0, -1, -(2**62)):
+        s, reply = raw_subscribe(console, ":web", der_ctx(1, der_int(n)))
+        assert reply is not None and payload_tag(reply) == 0xA2, (n, reply)
+        s.close()
     # A huge count is served from what is there, without looping.
-    f = Follower(console, "a:web", "--count", str(2**62 - 1))
+    f = Follower(console, "a:web", "--count", "1024")
     try:
         assert f.lines(1) == ["one"]
     finally:
         f.close()
+    s, reply = raw_subscribe(console, "a:web", der_ctx(1, der_int(2**62 - 1)))
+    assert payload_tag(reply) == 0xA1
+    line = read_frame(s)
+    assert line is not None and b"one" in line
+    s.close()
     # A time far in the future gives no history but live lines.
     g = Follower(console, "a:web", "--since", "9999-12-31T23:59:59Z")
     try:
@@ -373,10 +396,19 @@ def test_hostile_requests(console):
     finally:
         g.close()
     # A path instead of a name, a name instead of a path.
+    # The client refuses both itself; the daemon answers raw requests.
     rc, out, err = run_client(console, "console", "a:", "--count", "1")
-    assert rc == 1 and "path used instead of name" in out + err
-    rc, out, err = run_client(console, "inactive-consoles", "a:web")
-    assert rc == 1 and "name used" in out + err
+    assert rc == 2, (out, err)
+    s, reply = raw_subscribe(console, "a:", der_ctx(1, der_int(1)))
+    assert payload_tag(reply) == 0xA2 and b"path used instead of name" in reply
+    s.close()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(console.sock_path)
+    s.sendall(frame(der_seq(header("a:web"),
+                            der_ctx(0, der_ctx(0, der_ctx(3, der_null()))))))
+    reply = read_frame(s)
+    assert payload_tag(reply) == 0xA2 and b"name used" in reply
+    s.close()
 
 
 def test_garbage_and_wrong_commands_are_dropped(console):
