@@ -110,6 +110,12 @@ int pt_request_query(const pt_client *c, const pt_name *name,
 /* Prints a reply (success or failure) per docs/cli.md; returns 0 for a
  * success, 1 for a failure, 3 for a message that is no reply. */
 int pt_out_reply(const pt_client *c, const pt_wire *w);
+/* A failure found by the client itself on the daemon's answers (no such
+ * unikernel, no policy to replace): like a daemon failure, exit code 1,
+ * "petrel: <subject>: <message>" on stderr or the failure object with
+ * --json. */
+int pt_out_failure(const pt_client *c, const char *subject,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A success made by the client itself (e.g. after writing a file):
  * text: the message; JSON: kind, "message", and a "file"/"size" pair when
  * file is non-NULL. */

@@ -149,8 +149,8 @@ check_policy_exists(const pt_client *c, const pt_name *path)
 				found |= pt_name_is_root(
 				    &s->u.policies.v[i].name);
 			if (!found)
-				rc = pt_report(PT_EXIT_FAILURE, path->text,
-				    "no policy to replace (use add-policy)");
+				rc = pt_out_failure(c, path->text,
+				    "no policy at %s to replace", path->text);
 		}
 	}
 	pt_conn_close(&conn);

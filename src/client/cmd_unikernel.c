@@ -353,8 +353,8 @@ query_config(const pt_client *c, const pt_name *name, pt_arena *a,
 			rc = pt_report(PT_EXIT_COMM, name->text,
 			    "unexpected reply to info");
 		} else if (s->u.infos.n == 0) {
-			rc = pt_report(PT_EXIT_FAILURE, name->text,
-			    "no such unikernel");
+			rc = pt_out_failure(c, name->text,
+			    "restart: %s not found", name->text);
 		} else if (restart_args_from_info(name, &s->u.infos.v[0].info,
 		    a, cfg) != 0) {
 			rc = pt_report(PT_EXIT_COMM, NULL, "out of memory");

@@ -465,6 +465,26 @@ pt_out_reply(const pt_client *c, const pt_wire *w)
 }
 
 int
+pt_out_failure(const pt_client *c, const char *subject, const char *fmt,
+    ...)
+{
+	char msg[1024];
+	va_list ap;
+	pt_buf o = {0};
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!c->json)
+		return pt_report(PT_EXIT_FAILURE, subject, "%s", msg);
+	put(&o, "{\"result\": \"failure\", \"message\": ");
+	put_json_cstr(&o, msg);
+	put(&o, "}\n");
+	int rc = flush_or_report(&o);
+	return rc != 0 ? rc : PT_EXIT_FAILURE;
+}
+
+int
 pt_out_client_success(const pt_client *c, const char *kind,
     const char *message, const char *file, uint64_t size)
 {
