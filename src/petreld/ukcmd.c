@@ -116,7 +116,12 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	pt_uk_prep p;
 	if (uk_prepare(d, name, cfg, &cfg->image, old ? name : NULL, &p,
 	    &err) < 0) {
-		fail_and_close(c, h, err.msg);
+		if (old != NULL)
+			conn_reply_failure(c, h, "%s (the previous unikernel "
+			    "was not touched and keeps running)", err.msg);
+		else
+			conn_reply_failure(c, h, "%s", err.msg);
+		conn_finish(c, false);
 		return;
 	}
 	pt_uk *uk = uk_new(d, name, cfg);
@@ -215,7 +220,9 @@ uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r)
 	pt_uk_prep p;
 	pt_uk *next = NULL;
 	if (uk_prepare(d, &h->name, &cfg, NULL, &h->name, &p, &err) < 0) {
-		fail_and_close(c, h, err.msg);
+		conn_reply_failure(c, h, "restart: %s (the unikernel was not "
+		    "touched)", err.msg);
+		conn_finish(c, false);
 	} else if ((next = uk_new(d, &h->name, &cfg)) == NULL) {
 		uk_prep_discard(&p);
 		fail_and_close(c, h, "out of memory");
