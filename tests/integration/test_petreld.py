@@ -335,7 +335,7 @@ def test_policy_add_replace_remove(petreld):
     assert (p["unikernels"], p["memory"], p["bridges"]) == (3, 256, ["br0", "br1"])
     assert p["block"] is None
 
-    j = pd.jfail("replace-policy", "nosuch:", "--unikernels", "1", "--mem", "1",
+    j = pd.jfail("replace-policy", "nosuch:", "--unikernels", "1", "--mem", "64",
                  "--cpu", "0")
     assert "nosuch:" not in pd.policies()
 

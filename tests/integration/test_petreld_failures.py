@@ -155,9 +155,9 @@ def test_missing_bridge(busy, images):
 
 
 def test_bridge_that_is_not_a_bridge(busy, images):
-    busy.ns.ip("link", "add", "dummy0", "type", "dummy")
+    busy.ns.ip("link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
     refused(busy, "create", "bad", images.path("hvt", nets=["service"]),
-            "--net", "service:dummy0", mentions=("dummy0",))
+            "--net", "service:veth0", mentions=("veth0",))
 
 
 def test_bridge_deleted_after_start(busy, images):

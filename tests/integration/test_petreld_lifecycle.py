@@ -112,9 +112,10 @@ def test_exit_frees_resources(petreld, images, tender):
     pd.ok("create", "brief", images.path("hvt", nets=["service"]),
           "--net", "service:br0", "--arg", "sleep:200", "--arg", "exit:0")
     wait_exited(pd, ":brief")
-    H.wait_for(lambda: pd.ns.taps() == [], 5, what="the tap to be freed")
-    assert not os.path.exists(pd.image_path(":brief"))
-    assert not os.path.exists(pd.fifo_path(":brief"))
+    H.wait_for(lambda: pd.ns.taps() == [] and
+               not os.path.exists(pd.image_path(":brief")) and
+               not os.path.exists(pd.fifo_path(":brief")), 5,
+               what="the tap, image and FIFO to be freed")
     assert pd.info() == {}
 
 
@@ -262,26 +263,68 @@ def test_force_create_within_policy_counts_old_as_gone(petreld, images, tender):
     assert pid != old and argv[-1] == "new"
 
 
-def test_force_create_rollback(petreld_factory, images, tender, tmp_path):
+ONE_SHOT_TENDER = """#!/bin/sh
+# Answers --version like a tender, then removes itself: the exec that
+# follows (after the old unikernel was stopped) fails.
+if [ "$1" = "--version" ]; then
+    echo "solo5-hvt tender, version v0-one-shot" >&2
+    echo "ABI version 2" >&2
+    rm -f "$0"
+    exit 0
+fi
+exec %s "$@"
+"""
+
+
+def test_force_create_rollback(petreld, images, tender):
     """The new unikernel passes every check but cannot start after the old
-    one was stopped (its image does not fit in the run dir, a 1 MiB
-    tmpfs): the old one runs again, and the failure says so."""
+    one was stopped (its tender vanishes between the check and the exec):
+    the old one runs again, and the failure says so."""
+    tender.need_scripted()
+    tender.need("spt")
+    pd = petreld
+    old_img = images.path("spt", nets=["service"])
+    pd.ok("create", "web", old_img, "--net", "service:br0", "--arg", "run",
+          "--arg", "old")
+    old, old_argv = pd.tender_of(":web")
+    link = pd.tender_link("hvt")
+    os.unlink(link)
+    Path(link).write_text(ONE_SHOT_TENDER % tender.paths["hvt"])
+    os.chmod(link, 0o755)
+    j = pd.jfail("create", "-f", "web", images.path("hvt", nets=["service"]),
+                 "--net", "service:br0", "--arg", "run", "--arg", "new")
+    assert not os.path.exists(link), "the checks did not run the tender's --version"
+    msg = j["message"].lower()
+    assert any(w in msg for w in ("restart", "previous", "old", "back")), \
+        "the failure does not say the old unikernel was restarted: %r" % j["message"]
+    assert not H.pid_alive(old), "the old unikernel was never stopped"
+    pid, argv = pd.wait_tender(":web")
+    assert argv == old_argv
+    u = pd.info("web")[":web"]
+    assert u["arguments"] == ["run", "old"]
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert Path(pd.image_path(":web")).read_bytes() == Path(old_img).read_bytes()
+
+
+def test_force_create_image_too_big_for_run_dir(petreld_factory, images, tender):
+    """The new image does not fit in the run dir (a 1 MiB tmpfs): the
+    force-create fails and the old unikernel runs on with its own image
+    (untouched, or stopped and restarted as a rollback)."""
     tender.need_scripted()
     pd = petreld_factory(tmpdir_size_kb=1024)
     small = images.path("hvt", nets=["service"])
     pd.ok("create", "web", small, "--net", "service:br0", "--arg", "run",
           "--arg", "old")
     old, old_argv = pd.tender_of(":web")
+    before = pd.snapshot()
     # A valid image with 4 MiB of trailing zeroes (sent compressed).
     big = images.write("big.img", Path(small).read_bytes() + bytes(4 << 20))
-    j = pd.jfail("create", "-f", "web", big, "--compress", "--net", "service:br0",
-                 "--arg", "run", "--arg", "new")
-    msg = j["message"].lower()
-    assert any(w in msg for w in ("restart", "previous", "old", "back")), \
-        "the failure does not say the old unikernel was restarted: %r" % j["message"]
+    pd.jfail("create", "-f", "web", big, "--compress", "--net", "service:br0",
+             "--arg", "run", "--arg", "new")
     pid, argv = pd.wait_tender(":web")
-    assert argv[-2:] == ["run", "old"], argv
-    u = pd.info("web")[":web"]
-    assert u["arguments"] == ["run", "old"]
-    assert pd.ns.taps() == ["vmmtap0"]
+    assert argv == old_argv
+    if pid == old:
+        pd.assert_unchanged(before, "the failed force-create")
+    assert pd.info("web")[":web"]["arguments"] == ["run", "old"]
     assert Path(pd.image_path(":web")).read_bytes() == Path(small).read_bytes()
+    assert [f for f in os.listdir(pd.tmpdir) if "tmp" in f or f.endswith(".new")] == []
