@@ -170,10 +170,11 @@ test_parse_net(void **state)
 	assert_false(n.has_bridge);
 	assert_true(n.has_mac);
 
+	/* 68 characters: one more than a manifest name may have. */
+	const char *too_long = "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567";
 	const char *bad[] = {"", ":br0", "svc:", "a:b:c", "br0@", "br0@zz",
-	    "br 0", "a/b", "svc:br0@00:80:41:aa:bb",
-	    "0123456789012345678901234567890123456789012345678901234567890123"
-	    "4567"};
+	    "br 0", "a/b", "svc:br0@00:80:41:aa:bb", too_long};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(pt_cli_parse_net(bad[i], &a, &n, &err), -1);
 		assert_non_null(strstr(err.msg, "--net"));
