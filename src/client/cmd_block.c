@@ -142,6 +142,8 @@ static up_end
 stream_file(const pt_client *c, const pt_name *name, pt_conn *conn, int fd,
     uint64_t size, bool compress, pt_err *err)
 {
+	/* Static: 64 KiB is a lot for the stack next to `in`, and the client
+	 * runs one upload at a time. */
 	static stager st;
 	uint8_t in[STAGE_SIZE];
 	pt_zpipe zp;
