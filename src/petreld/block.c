@@ -590,8 +590,8 @@ set_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 		return -1;
 	}
 	conn_reply_failure(c, &h, "%s", err.msg);
-	conn_finish(c, false);
-	return -1;
+	conn_discard_upload(c);  /* runs set_close */
+	return 0;
 }
 
 static void
@@ -601,7 +601,8 @@ block_set(pt_conn *c, const pt_header *h, bool compressed)
 	int64_t size;
 	/* Refused at once, before any data is read (§8.4). */
 	if (block_available(c->d, &h->name, "set block", &size, &err) < 0) {
-		finish_fail(c, h, "%s", err.msg);
+		conn_reply_failure(c, h, "%s", err.msg);
+		conn_discard_upload(c);
 		return;
 	}
 	set_stream *s = calloc(1, sizeof(*s));

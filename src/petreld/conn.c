@@ -376,6 +376,29 @@ conn_set_stream(pt_conn *c, const pt_stream *s)
 	c->streaming = true;
 }
 
+static int
+discard_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
+{
+	(void)p;
+	(void)n;
+	if (end)
+		conn_finish(c, false);
+	return 0;
+}
+
+void
+conn_discard_upload(pt_conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->streaming && c->stream.on_close != NULL) {
+		c->streaming = false;
+		c->stream.on_close(c);
+	}
+	pt_stream st = {.on_frame = discard_frame};
+	conn_set_stream(c, &st);
+}
+
 void
 conn_close_all(pt_daemon *d)
 {

@@ -91,8 +91,8 @@ struct pt_daemon {
 
 /* Stream hooks for commands that carry data (block set / dump). */
 typedef struct {
-	/* A raw frame of an upload (end = the terminator). Return 0 to go on,
-	 * -1 to stop reading (the hook has replied or closed). */
+	/* A raw frame of an upload (end = the terminator). The hook replies
+	 * and finishes (or discards) when the upload is over; returns 0. */
 	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
 	/* The output buffer drained below the low-water mark. */
 	void (*on_drain)(pt_conn *c);
@@ -134,6 +134,11 @@ void conn_hold(pt_conn *c);
 void conn_release(pt_conn *c);
 size_t conn_out_pending(const pt_conn *c);
 void conn_set_stream(pt_conn *c, const pt_stream *s);
+/* After a refused or failed upload: the reply is queued; the rest of the
+ * upload is read and dropped up to its terminator, then the connection
+ * closes. (Closing with unread data would reset the connection, and the
+ * client could lose the reply.) */
+void conn_discard_upload(pt_conn *c);
 
 /* ---- listener.c ---- */
 
