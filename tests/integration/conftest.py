@@ -398,6 +398,14 @@ class Petreld:
         assert j["kind"] == "policies", j
         return {p["name"]: p for p in j["policies"]}
 
+    def policies_stable(self):
+        """All policies, without the root's block budget (the free disk
+        space, which moves with whatever else writes to the disk)."""
+        pols = self.policies()
+        if ":" in pols:
+            pols[":"].pop("block", None)
+        return pols
+
     # -- what runs on the host -------------------------------------------
 
     def image_path(self, name):

@@ -234,18 +234,18 @@ def test_policy_of_parent_applies_below(team, images):
     ["--unikernels", "1", "--mem", "64", "--cpu", "0", "--block", "1"],
 ], ids=["unikernels", "memory", "cpu", "bridge", "block"])
 def test_deeper_policy_exceeding_parent(team, opts):
-    before = team.policies()
+    before = team.policies_stable()
     refused(team, "add-policy", "team:sub:", *opts)
-    assert team.policies() == before
+    assert team.policies_stable() == before
 
 
 def test_policy_exceeding_host(busy):
-    before = busy.policies()
+    before = busy.policies_stable()
     refused(busy, "add-policy", "team:", "--unikernels", "1", "--mem", "64",
             "--cpu", "4095")
     refused(busy, "add-policy", "team:", "--unikernels", "1", "--mem", "64",
             "--cpu", "0", "--bridge", "br9")
-    assert busy.policies() == before
+    assert busy.policies_stable() == before
 
 
 def test_policy_smaller_than_what_runs(busy, images, tender):
@@ -254,12 +254,12 @@ def test_policy_smaller_than_what_runs(busy, images, tender):
             "--cpu", "0", "--bridge", "br0")
     busy.ok("create", "team:a", images.path("hvt"), "--mem", "32", "--arg", "run")
     busy.ok("create", "team:b", images.path("hvt"), "--mem", "32", "--arg", "run")
-    before = busy.policies()
+    before = busy.policies_stable()
     refused(busy, "replace-policy", "team:", "--unikernels", "1", "--mem", "128",
             "--cpu", "0", "--bridge", "br0")
     refused(busy, "replace-policy", "team:", "--unikernels", "3", "--mem", "32",
             "--cpu", "0", "--bridge", "br0")
-    assert busy.policies() == before
+    assert busy.policies_stable() == before
 
 
 def test_parent_policy_smaller_than_child(busy):
@@ -267,10 +267,10 @@ def test_parent_policy_smaller_than_child(busy):
             "--cpu", "0", "--bridge", "br0")
     busy.ok("add-policy", "team:sub:", "--unikernels", "2", "--mem", "128",
             "--cpu", "0")
-    before = busy.policies()
+    before = busy.policies_stable()
     refused(busy, "replace-policy", "team:", "--unikernels", "3", "--mem", "64",
             "--cpu", "0", "--bridge", "br0")
-    assert busy.policies() == before
+    assert busy.policies_stable() == before
 
 
 # ---------------------------------------------------------------------------
