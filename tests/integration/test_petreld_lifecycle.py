@@ -328,3 +328,52 @@ def test_force_create_image_too_big_for_run_dir(petreld_factory, images, tender)
     assert pd.info("web")[":web"]["arguments"] == ["run", "old"]
     assert Path(pd.image_path(":web")).read_bytes() == Path(small).read_bytes()
     assert [f for f in os.listdir(pd.tmpdir) if "tmp" in f or f.endswith(".new")] == []
+
+
+# ---------------------------------------------------------------------------
+# destroy: SIGTERM, then SIGKILL after the grace period
+
+DEAF_TENDER = """#!/bin/sh
+# spt has no SIGTERM handler: with SIGTERM ignored here, the ignore survives
+# the exec and the tender does not react to SIGTERM at all.
+trap '' TERM
+exec %s "$@"
+"""
+
+
+def test_destroy_kills_after_grace(petreld_factory, images, tender):
+    tender.need_scripted()
+    tender.need("spt")
+    grace_ms = 1500
+    pd = petreld_factory(grace_ms=grace_ms)
+    link = pd.tender_link("spt")
+    os.unlink(link)
+    Path(link).write_text(DEAF_TENDER % tender.paths["spt"])
+    os.chmod(link, 0o755)
+    pd.ok("create", "deaf", images.path("spt", nets=["service"]),
+          "--net", "service:br0", "--arg", "run")
+    pid, _ = pd.wait_tender(":deaf")
+    t0 = time.monotonic()
+    j = pd.jok("destroy", "deaf")
+    took = time.monotonic() - t0
+    assert j["message"] == "destroyed unikernel"
+    assert not H.pid_alive(pid), "the reply came before the tender was gone"
+    assert took >= grace_ms / 1000 * 0.9, "SIGKILL before the grace period: %.2fs" % took
+    assert took < grace_ms / 1000 + 10
+    assert pd.ns.taps() == []
+    assert not os.path.exists(pd.image_path(":deaf"))
+
+
+def test_sigterm_of_petreld_kills_deaf_tenders(petreld_factory, images, tender):
+    tender.need_scripted()
+    tender.need("spt")
+    pd = petreld_factory(grace_ms=500)
+    link = pd.tender_link("spt")
+    os.unlink(link)
+    Path(link).write_text(DEAF_TENDER % tender.paths["spt"])
+    os.chmod(link, 0o755)
+    pd.ok("create", "deaf", images.path("spt"), "--arg", "run")
+    pid, _ = pd.wait_tender(":deaf")
+    assert pd.stop() == 0
+    assert not H.pid_alive(pid)
+    assert pd.tenders() == {}

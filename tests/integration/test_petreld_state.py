@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pthelpers as H
+from conftest import PETREL_BIN
 
 
 def run_image(images, nets=("service",)):
@@ -305,3 +306,78 @@ def test_empty_albatross_state(petreld_factory):
     pd = start_with_state(petreld_factory, bytes.fromhex("A6 06 30 04 30 00 30 00"))
     assert pd.info() == {}
     assert ":" in pd.policies()
+
+
+# ---------------------------------------------------------------------------
+# hostile or idle connections do not take the daemon down or block it
+
+
+def connect(pd):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(pd.sock)
+    return s
+
+
+def closed_by_peer(s):
+    """True once petreld closed the connection (EOF or reset)."""
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x00\x00\x00\x05hello",                     # not DER
+    b"\x00\x00\x00\x02\x30\x00",                  # DER, not a wire
+    b"\xff\xff\xff\xfe",                          # negative length
+    bytes.fromhex("00000022") + bytes.fromhex(    # §13.1, version 4
+        "3020301302010404080000000000000000000c043a666f6fa009a007a205a103020114"),
+], ids=["not-der", "empty-seq", "negative-length", "version-4"])
+def test_garbage_is_dropped(petreld, payload):
+    pd = petreld
+    s = connect(pd)
+    s.sendall(payload)
+    assert H.wait_for(lambda: closed_by_peer(s), 10, what="petreld to close")
+    s.close()
+    assert pd.alive()
+    pd.ok("policy")
+
+
+def test_huge_length_prefix(petreld):
+    """A 2 GiB frame announced and never sent: petreld must not reserve
+    it up front, must stay responsive, and must drop the connection."""
+    pd = petreld
+    s = connect(pd)
+    s.sendall(b"\x7f\xff\xff\xff" + b"\x30" * 1024)
+    pd.ok("policy")
+    s.close()
+    assert pd.alive()
+    st = H.proc_status(pd.pid)
+    rss_kb = int(st["VmRSS"].split()[0])
+    assert rss_kb < 512 * 1024, "petreld holds %d kB after a 2 GiB announcement" % rss_kb
+
+
+def test_idle_connections_do_not_block_others(petreld):
+    pd = petreld
+    idle = [connect(pd) for _ in range(8)]
+    half = connect(pd)
+    half.sendall(b"\x00\x00\x01\x00\x30\x82")  # a frame cut short
+    r = pd.petrel("policy", timeout=20)
+    assert r.rc == 0, r
+    for s in idle + [half]:
+        s.close()
+    pd.ok("policy")
+
+
+def test_many_clients_at_once(petreld, images, tender):
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "a", images.path("hvt"), "--arg", "run")
+    procs = [subprocess.Popen([str(PETREL_BIN), "--tmpdir", pd.tmpdir, "--json", "info"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(20)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert '":a"' in out
