@@ -27,6 +27,10 @@
 #define DECODE_ARENA_LIMIT (64u * 1024 * 1024)
 /* Streams refill the output below this many pending bytes. */
 #define OUT_LOW_WATER (256u * 1024)
+/* A client that sends nothing for this long (no command, a stalled
+ * upload) is dropped: it would hold a connection slot, and a stalled
+ * upload keeps its block device locked. */
+#define IDLE_TIMEOUT_S 120
 
 static void
 conn_unlink(pt_conn *c)
@@ -57,7 +61,8 @@ conn_shutdown(pt_conn *c)
 	c->streaming = false;
 	event_free(c->rev);
 	event_free(c->wev);
-	c->rev = c->wev = NULL;
+	event_free(c->idle);
+	c->rev = c->wev = c->idle = NULL;
 	close(c->fd);
 	c->fd = -1;
 	pt_frame_reader_free(&c->rd);
@@ -210,6 +215,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	ssize_t n = read(fd, space, avail);
 	if (n > 0) {
+		struct timeval tv = {IDLE_TIMEOUT_S, 0};
+		evtimer_add(c->idle, &tv);
 		pt_frame_reader_commit(&c->rd, (size_t)n);
 	} else if (n == 0) {
 		/* EOF: a frame cut short is an error (spec 2); a stream that
@@ -222,6 +229,25 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		conn_shutdown(c);
 	}
 	conn_process(c);
+	conn_unref(c);
+}
+
+static void
+on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_conn *c = arg;
+	/* Busy with an operation, or sending a dump: not idle. */
+	if (c->ops > 0 || conn_out_pending(c) > 0 ||
+	    (c->streaming && c->stream.on_drain != NULL)) {
+		struct timeval tv = {IDLE_TIMEOUT_S, 0};
+		evtimer_add(c->idle, &tv);
+		return;
+	}
+	log_info("closing a connection idle for %d s", IDLE_TIMEOUT_S);
+	conn_ref(c);
+	conn_shutdown(c);
 	conn_unref(c);
 }
 
@@ -239,12 +265,17 @@ conn_accepted(pt_daemon *d, int fd)
 	pt_frame_reader_init(&c->rd, d->o.max_frame);
 	c->rev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) < 0) {
+	c->idle = evtimer_new(d->base, on_idle, c);
+	struct timeval tv = {IDLE_TIMEOUT_S, 0};
+	if (c->rev == NULL || c->wev == NULL || c->idle == NULL ||
+	    event_add(c->rev, NULL) < 0 || evtimer_add(c->idle, &tv) < 0) {
 		log_err("cannot watch a new connection");
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)
 			event_free(c->wev);
+		if (c->idle != NULL)
+			event_free(c->idle);
 		pt_frame_reader_free(&c->rd);
 		close(fd);
 		free(c);

@@ -106,6 +106,7 @@ struct pt_conn {
 	pt_daemon *d;
 	int fd;
 	struct event *rev, *wev;
+	struct event *idle;  /* closes a connection that sends nothing */
 	pt_frame_reader rd;
 	pt_buf out;
 	size_t out_off;
