@@ -235,6 +235,12 @@ def tender_processes(tmpdir):
             continue
         if any(a.startswith(prefix) and a.endswith(".img") for a in argv[1:]):
             found[pid] = argv
+    # A process forked by a tender is not a tender: LeakSanitizer's tracer
+    # (ASan builds) briefly shows up with its parent's argv at exit.
+    for pid in list(found):
+        st = proc_stat(pid)
+        if st and st[1] in found:
+            del found[pid]
     return found
 
 
@@ -245,6 +251,11 @@ def zombie_children(ppid):
         if st and st[1] == ppid and st[0] == "Z":
             out.append(pid)
     return out
+
+
+def pid_reaped(pid):
+    """Gone entirely: exited and reaped by its parent."""
+    return not os.path.exists("/proc/%d" % pid)
 
 
 def pid_alive(pid):

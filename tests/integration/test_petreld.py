@@ -15,9 +15,10 @@ def running_image(images, nets=(), target="hvt", blocks=()):
     return images.path(target, nets=nets, blocks=blocks)
 
 
-def assert_gone(pd, name):
+def assert_gone(pd, name, pid):
     """Right after a successful destroy reply: the process and every
     resource of `name` are gone already (the reply comes after that)."""
+    assert H.pid_reaped(pid), "tender %d of %s not reaped before the reply" % (pid, name)
     assert pd.tender_of(name) is None, "tender of %s still runs after the reply" % name
     assert pd.zombies() == [], "petreld replied before reaping: %s" % pd.zombies()
     assert not os.path.exists(pd.image_path(name)), "image file left"
@@ -63,7 +64,7 @@ def test_create_runs_tender_with_exact_argv(petreld, images, tender):
 
     j = pd.jok("destroy", "hello")
     assert j["message"] == "destroyed unikernel"
-    assert_gone(pd, ":hello")
+    assert_gone(pd, ":hello", pid)
     assert pd.ns.taps() == []
 
 
@@ -146,10 +147,10 @@ def test_destroy_of_unikernel_blocked_on_full_console(petreld, images, tender):
     pd = petreld
     pd.ok("create", "chatty", running_image(images), "--arg", "lines:1000000",
           "--arg", "run")
-    pd.wait_tender(":chatty")
+    pid, _ = pd.wait_tender(":chatty")
     j = pd.jok("destroy", "chatty")
     assert j["message"] == "destroyed unikernel"
-    assert_gone(pd, ":chatty")
+    assert_gone(pd, ":chatty", pid)
 
 
 def test_create_compressed_image(petreld, images, tender):

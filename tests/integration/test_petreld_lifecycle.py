@@ -28,17 +28,19 @@ def watch_starts(pd, name, count, timeout):
     return seen
 
 
-def wait_exited(pd, name, timeout=10):
-    """Waits until no tender of `name` exists and petreld reaped it."""
-    H.wait_for(lambda: pd.tender_of(name) is None and not pd.zombies(), timeout,
-               what="%s to exit and be reaped" % name)
+def wait_exited(pd, name, pid, timeout=10):
+    """Waits until the tender `pid` of `name` exited and petreld reaped it
+    (its argv alone is not enough: an exiting process has none), and no
+    other tender runs `name`."""
+    H.wait_for(lambda: H.pid_reaped(pid) and pd.tender_of(name) is None, timeout,
+               what="%s (pid %d) to exit and be reaped" % (name, pid))
 
 
-def assert_not_restarted(pd, name):
-    """After the exit was handled: petreld holds no restart for `name`.
-    A pending restart would make destroy answer "destroyed: removed from
-    restarting" (or "destroyed unikernel" if it already happened)."""
-    wait_exited(pd, name)
+def assert_not_restarted(pd, name, pid):
+    """After the exit of `pid` was handled: petreld holds no restart for
+    `name`. A pending restart would make destroy answer "destroyed: removed
+    from restarting" (or "destroyed unikernel" if it already happened)."""
+    wait_exited(pd, name, pid)
     assert pd.info(name) == {}
     j = pd.jfail("destroy", name)
     assert j["message"] == "destroy: not found", j
@@ -74,7 +76,9 @@ def test_restarted_on_failure(petreld, images, tender, code, opts):
     assert set(u) <= {":flaky"}
     j = pd.jok("destroy", "flaky")
     assert j["message"] in ("destroyed unikernel", "destroyed: removed from restarting")
-    wait_exited(pd, ":flaky")
+    for _, pid in starts:
+        assert H.pid_reaped(pid)
+    assert pd.tender_of(":flaky") is None
     assert pd.ns.taps() == []
 
 
@@ -91,8 +95,9 @@ def test_not_restarted(petreld, images, tender, code, opts):
     pd = petreld
     pd.ok("create", "once", images.path("hvt", nets=["service"]),
           "--net", "service:br0", *opts,
-          "--arg", "sleep:100", "--arg", "exit:%d" % code)
-    assert_not_restarted(pd, ":once")
+          "--arg", "sleep:300", "--arg", "exit:%d" % code)
+    pid, _ = pd.wait_tender(":once")
+    assert_not_restarted(pd, ":once", pid)
 
 
 def test_not_restarted_after_signal(petreld, images, tender):
@@ -103,15 +108,16 @@ def test_not_restarted_after_signal(petreld, images, tender):
     pid, _ = pd.wait_tender(":victim")
     # The tender runs in the test's own namespace, started for this test.
     os.kill(pid, signal.SIGKILL)
-    assert_not_restarted(pd, ":victim")
+    assert_not_restarted(pd, ":victim", pid)
 
 
 def test_exit_frees_resources(petreld, images, tender):
     tender.need_scripted()
     pd = petreld
     pd.ok("create", "brief", images.path("hvt", nets=["service"]),
-          "--net", "service:br0", "--arg", "sleep:200", "--arg", "exit:0")
-    wait_exited(pd, ":brief")
+          "--net", "service:br0", "--arg", "sleep:300", "--arg", "exit:0")
+    pid, _ = pd.wait_tender(":brief")
+    wait_exited(pd, ":brief", pid)
     H.wait_for(lambda: pd.ns.taps() == [] and
                not os.path.exists(pd.image_path(":brief")) and
                not os.path.exists(pd.fifo_path(":brief")), 5,
@@ -141,8 +147,9 @@ def test_destroy_during_backoff(petreld_factory, images, tender):
     pd = petreld_factory(backoff_ms=backoff)
     pd.ok("create", "loop", images.path("hvt", nets=["service"]),
           "--net", "service:br0", "--restart-on-fail",
-          "--arg", "sleep:100", "--arg", "exit:3")
-    wait_exited(pd, ":loop")
+          "--arg", "sleep:300", "--arg", "exit:3")
+    pid, _ = pd.wait_tender(":loop")
+    wait_exited(pd, ":loop", pid)
     t0 = time.monotonic()
     j = pd.jok("destroy", "loop")
     assert j["message"] == "destroyed: removed from restarting"
@@ -188,9 +195,9 @@ def test_exit_64_retried_only_once(petreld, images, tender):
     # First run (with --name) exits 64; the retry without it exits 64 too.
     def retry_seen():
         t = pd.tender_of(":bad64")
-        return t is not None and "--name=bad64" not in t[1]
-    H.wait_for(retry_seen, 10, interval=0.005, what="the retry without --name")
-    assert_not_restarted(pd, ":bad64")
+        return t if t is not None and "--name=bad64" not in t[1] else None
+    pid, _ = H.wait_for(retry_seen, 10, interval=0.005, what="the retry without --name")
+    assert_not_restarted(pd, ":bad64", pid)
 
 
 # ---------------------------------------------------------------------------
