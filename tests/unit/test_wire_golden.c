@@ -314,6 +314,31 @@ static const char D_POLICY_DEDUP[] =
     "30 34" HDR_FOO_PATH "A0 1D A4 1B A1 19 30 17 30 06 02 01 00 02 01 01 02"
     "01 01 02 02 02 00 30 06 0C 01 61 0C 01 62";
 
+/* §3.4: albatross's lenient GeneralizedTime reading, and the canonical
+ * form the same instant encodes to (derived here). */
+#define HDR_A_B "30 12 02 01 05 04 08 00 00 00 00 00 00 00 00 0C 03 61 3A 62"
+static const char D_TIME_HOUR[] =
+    "30 29" HDR_A_B "A0 13 A0 11 A2 0F A0 0D 18 0B 32 30 32 34 30 31 30 32 30"
+    "33 5A";
+static const char D_TIME_HOUR_CANON[] =
+    "30 2D" HDR_A_B "A0 17 A0 15 A2 13 A0 11 18 0F 32 30 32 34 30 31 30 32 30"
+    "33 30 30 30 30 5A";
+static const char D_TIME_FRACTION[] =
+    "30 2F" HDR_A_B "A0 19 A0 17 A2 15 A0 13 18 11 32 30 32 34 30 31 30 32 30"
+    "33 30 34 30 35 2E 35 5A";
+static const char D_TIME_FRACTION_CANON[] =
+    "30 31" HDR_A_B "A0 1B A0 19 A2 17 A0 15 18 13 32 30 32 34 30 31 30 32 30"
+    "33 30 34 30 35 2E 30 30 35 5A";
+static const char D_TIME_OFFSET[] =
+    "30 31" HDR_A_B "A0 1B A0 19 A2 17 A0 15 18 13 32 30 32 34 30 31 30 32 30"
+    "33 30 34 30 35 2D 30 31 33 30";
+static const char D_TIME_OFFSET_CANON[] =
+    "30 2D" HDR_A_B "A0 17 A0 15 A2 13 A0 11 18 0F 32 30 32 34 30 31 30 32 30"
+    "34 33 34 30 35 5A";
+static const char D_TIME_NO_ZONE[] =
+    "30 2C" HDR_A_B "A0 16 A0 14 A2 12 A0 10 18 0E 32 30 32 34 30 31 30 32 30"
+    "33 30 34 30 35";
+
 /* ---- expected structures ---- */
 
 static void
@@ -787,6 +812,31 @@ b13_14d_full(pt_wire *w)
 }
 
 static void
+since(pt_wire *w, pt_time_ms t)
+{
+	b13_9_subscribe_since(w);
+	w->u.command.u.subscribe.since = t;
+}
+
+static void
+bd_since_0300(pt_wire *w)
+{
+	since(w, T_20240102030405 - 245 * 1000);
+}
+
+static void
+bd_since_plus_5ms(pt_wire *w)
+{
+	since(w, T_20240102030405 + 5);
+}
+
+static void
+bd_since_plus_90min(pt_wire *w)
+{
+	since(w, T_20240102030405 + 90 * 60 * 1000);
+}
+
+static void
 b13_16_block_set_true(pt_wire *w)
 {
 	command(w, 0, "foo:disk", PT_CMD_BLOCK_SET);
@@ -1021,6 +1071,14 @@ static const vector vectors[] = {
 	WC("13.16 name :FOO normalised", V13_16_UPPER, V13_1, b13_1),
 	WC("13.16 BOOLEAN 01 is TRUE", V13_16_BOOL_01, V13_16_BOOL_FF,
 	    b13_16_block_set_true),
+	WC("3.4 time YYYYMMDDHHZ (derived)", D_TIME_HOUR, D_TIME_HOUR_CANON,
+	    bd_since_0300),
+	WC("3.4 time fraction .5 is 5 ms (derived)", D_TIME_FRACTION,
+	    D_TIME_FRACTION_CANON, bd_since_plus_5ms),
+	WC("3.4 time offset -0130 (derived)", D_TIME_OFFSET, D_TIME_OFFSET_CANON,
+	    bd_since_plus_90min),
+	WC("3.4 time without zone is UTC (derived)", D_TIME_NO_ZONE,
+	    V13_9_SUBSCRIBE_SINCE, b13_9_subscribe_since),
 	WC("6.4 create-v3 [9] (derived)", L_CREATE_V3, L_CREATE_V3_AS_V5,
 	    bl_create_v3),
 	WC("6.4 force-create-v4 [17] (derived)", L_FORCE_V4, L_FORCE_V4_AS_V5,
@@ -1193,6 +1251,54 @@ test_extension_13_3b(void **state)
 	expect_extension("30 26 06 09 2B 06 01 04 01 83 85 2C 2A 04 19"
 	    "30 17 02 01 05 A4 12 A1 10 30 0E 30 03 02 01 00 02 01 01 02 02 02"
 	    "00 30 00", bc13_3b);
+}
+
+/* §3.3: albatross accepts the long form for a length of exactly 127 (an
+ * upstream quirk); petrel reads it too, and writes the short form. */
+static void
+test_long_form_127_quirk(void **state)
+{
+	(void)state;
+	static const uint8_t hdr[] = {0x30, 0x15, 0x02, 0x01, 0x05, 0x04, 0x08,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0x0C, 0x06, ':', 'h', 'e', 'l', 'l', 'o'};
+	uint8_t in[3 + sizeof(hdr) + 6 + 127];
+	size_t n = 0;
+	in[n++] = 0x30;
+	in[n++] = 0x81;
+	in[n++] = (uint8_t)(sizeof(hdr) + 6 + 127);
+	memcpy(in + n, hdr, sizeof(hdr));
+	n += sizeof(hdr);
+	static const uint8_t payload[] = {0xA2, 0x81, 0x82, 0x0C, 0x81, 0x7F};
+	memcpy(in + n, payload, sizeof(payload));
+	n += sizeof(payload);
+	memset(in + n, 'x', 127);
+	n += 127;
+	assert_int_equal(n, sizeof(in));
+
+	pt_arena a = {0};
+	pt_wire w;
+	pt_err err = {{0}};
+	int rc = pt_wire_decode(in, n, &a, &w, &err);
+	if (rc != 0)
+		fprintf(stderr, "decode: %s\n", err.msg);
+	bool text_ok = rc == 0 && w.kind == PT_PAYLOAD_FAILURE &&
+	    w.u.failure.len == 127 && w.u.failure.s[0] == 'x' &&
+	    w.u.failure.s[126] == 'x';
+	pt_buf out = {0};
+	bool canonical = rc == 0 && pt_wire_encode(&w, &out, NULL) == 0 &&
+	    out.len == n - 1 && out.data[1] == 0x81 &&
+	    out.data[2] == n - 4 && out.data[sizeof(hdr) + 3] == 0xA2 &&
+	    out.data[sizeof(hdr) + 4] == 0x81 &&
+	    out.data[sizeof(hdr) + 5] == 0x81 &&
+	    out.data[sizeof(hdr) + 6] == 0x0C &&
+	    out.data[sizeof(hdr) + 7] == 0x7F;
+	if (rc == 0 && !canonical)
+		tl_dump("re-encoded", out.data, out.len);
+	pt_buf_free(&out);
+	pt_arena_free(&a);
+	assert_int_equal(rc, 0);
+	assert_true(text_ok);
+	assert_true(canonical);
 }
 
 /* ---- §13.16 negative cases ---- */
@@ -1522,6 +1628,7 @@ main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_extension_9_2),
 		cmocka_unit_test(test_extension_13_3b),
+		cmocka_unit_test(test_long_form_127_quirk),
 		cmocka_unit_test(test_frame_prefixes),
 		cmocka_unit_test(test_print_vectors),
 		cmocka_unit_test(test_print_escapes),

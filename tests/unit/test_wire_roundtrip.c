@@ -9,8 +9,8 @@
  * and that the printer turns each message into one escaped line.
  *
  * "Valid" follows the spec's value ranges: Int within 63 bits, Int32
- * fields within 32 bits, Int64 anything, times between 1970 and 9999 with
- * millisecond precision, UTF-8 text without NUL, MACs of 6 octets, names
+ * fields within 32 bits, Int64 anything, times with a four-digit year
+ * (0000..9999, before 1970 included) and millisecond precision, UTF-8 text without NUL, MACs of 6 octets, names
  * per §4, legacy-only shapes (old info) within what they can carry. Set
  * elements are unique (a set cannot hold duplicates).
  *
@@ -37,7 +37,9 @@
 
 #define INT_MAX63 ((INT64_C(1) << 62) - 1)
 #define INT_MIN63 (-(INT64_C(1) << 62))
-/* 9999-12-31T23:59:59.999Z */
+/* 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z: every instant with
+ * a four-digit year */
+#define TIME_MIN INT64_C(-62167219200000)
 #define TIME_MAX INT64_C(253402300799999)
 
 /* ---- the generator ---- */
@@ -131,7 +133,8 @@ gen_int64(gen *g)
 static pt_time_ms
 gen_time(gen *g)
 {
-	pt_time_ms t = (pt_time_ms)below(g, (uint64_t)TIME_MAX + 1);
+	pt_time_ms t = TIME_MIN +
+	    (pt_time_ms)below(g, (uint64_t)(TIME_MAX - TIME_MIN) + 1);
 	/* half of them on whole seconds (the 15-character form) */
 	return coin(g) ? t - t % 1000 : t;
 }
