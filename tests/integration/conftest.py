@@ -251,12 +251,13 @@ class Result:
 
 class Petreld:
     def __init__(self, ns, tender, logdir, grace_ms=500, backoff_ms=100,
-                 extra_args=(), tmpdir_size_kb=None):
+                 extra_args=(), tmpdir_size_kb=None, path_prepend=()):
         self.ns = ns
         self.tender = tender
         self.grace_ms = grace_ms
         self.backoff_ms = backoff_ms
         self.extra_args = list(extra_args)
+        self.path_prepend = list(path_prepend)
         # Short paths: a unix socket path has at most 107 bytes.
         self.base = tempfile.mkdtemp(prefix="pt", dir="/tmp")
         self.tmpdir = os.path.join(self.base, "run")
@@ -290,7 +291,7 @@ class Petreld:
 
     def env(self):
         env = dict(os.environ)
-        env["PATH"] = CLEAN_PATH
+        env["PATH"] = ":".join(self.path_prepend + [CLEAN_PATH])
         return env
 
     def spawn(self, argv=None, env=None, **popen):
@@ -535,7 +536,8 @@ def can_connect(path):
 @pytest.fixture
 def petreld_factory(request, netns, tender, tmp_path):
     """start(**options) -> a running Petreld (options: grace_ms, backoff_ms,
-    extra_args, tmpdir_size_kb, start=False to only prepare it)."""
+    extra_args, tmpdir_size_kb, path_prepend, start=False to only prepare
+    it)."""
     made = []
     request.node._petrelds = made
 

@@ -8,6 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import pthelpers as H
 
 
@@ -495,3 +497,34 @@ def test_get_large_image(petreld, images, tender, tmp_path):
     assert out.read_bytes() == data
     pd.ok("get", "large", out, "--compress")
     assert out.read_bytes() == data
+
+
+# ---------------------------------------------------------------------------
+# tender lookup order (solo5.md §9 step 3)
+
+
+@pytest.mark.parametrize("where", ["dbdir-abi", "path-abi", "dbdir", "path"])
+def test_tender_lookup_order(petreld_factory, images, tender, tmp_path, where):
+    """<dbdir>/solo5-hvt.2, then solo5-hvt.2 on PATH, then <dbdir>/solo5-hvt,
+    then solo5-hvt on PATH: the first one present is the one exec'd."""
+    tender.need_scripted()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    pd = petreld_factory(start=False, path_prepend=[str(bindir)])
+    real = tender.paths["hvt"]
+    dbdir_abi = os.path.join(pd.dbdir, "solo5-hvt.2")
+    path_abi = str(bindir / "solo5-hvt.2")
+    dbdir_plain = pd.tender_link("hvt")
+    path_plain = str(bindir / "solo5-hvt")
+    order = [dbdir_abi, path_abi, dbdir_plain, path_plain]
+    want = order[["dbdir-abi", "path-abi", "dbdir", "path"].index(where)]
+    # The expected one and every later one exist; the earlier ones do not.
+    for p in order:
+        if os.path.lexists(p):
+            os.unlink(p)
+    for p in order[order.index(want):]:
+        os.symlink(real, p)
+    pd.start()
+    pd.ok("create", "found", images.path("hvt"), "--arg", "run")
+    pid, argv = pd.wait_tender(":found")
+    assert argv[0] == want, "exec'd %s, expected %s" % (argv[0], want)

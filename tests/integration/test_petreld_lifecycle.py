@@ -180,10 +180,15 @@ def test_exit_64_retries_without_name(petreld, images, tender):
         return t if t and not any(a.startswith("--name=") for a in t[1]) else None
     pid, argv = H.wait_for(runs_without_name, 10, what="the retry without --name")
     assert argv[argv.index("--") + 1:] == [pd.image_path(":picky"), "reject-name", "run"]
-    # Remembered: a restart does not inject --name again.
+    # Remembered: a restart does not inject --name again ...
     pd.ok("restart", "picky")
     pid2, argv2 = pd.wait_tender(":picky", other_than=pid)
     assert not any(a.startswith("--name=") for a in argv2), argv2
+    # ... and neither does the next start of petreld (it is in the state).
+    pd.stop()
+    pd.start()
+    pid3, argv3 = pd.wait_tender(":picky")
+    assert not any(a.startswith("--name=") for a in argv3), argv3
 
 
 def test_exit_64_retried_only_once(petreld, images, tender):

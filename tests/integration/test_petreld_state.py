@@ -49,8 +49,11 @@ def test_sigterm_and_restart_bring_unikernels_back(petreld, images, tender):
 
     assert pd.stop(signal.SIGTERM) == 0
     assert_host_clean(pd)
+    state = Path(pd.dbdir, "state").read_bytes()
 
     pd.start()
+    # §10: a copy of the state as it was at start.
+    assert Path(pd.dbdir, "state.started").read_bytes() == state
     tenders = {n: pd.wait_tender(n) for n in (":a", "team:b", ":c")}
     # Startup order: c (10), b (absent = 50), a (90); each takes the lowest
     # free tap, so the tap numbers show the order.
