@@ -402,3 +402,35 @@ def test_many_clients_at_once(petreld, images, tender):
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         assert '":a"' in out
+
+
+def read_frame(s, timeout=10):
+    s.settimeout(timeout)
+    buf = b""
+    while len(buf) < 4:
+        chunk = s.recv(4 - len(buf))
+        assert chunk, "connection closed before a reply"
+        buf += chunk
+    n = int.from_bytes(buf, "big", signed=True)
+    assert 0 < n < 1 << 20, n
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        assert chunk, "connection closed mid-reply"
+        body += chunk
+    return body
+
+
+def test_wrong_service_command_is_unknown(petreld):
+    """§8.1: vmmd answers a console command with Failure "unknown command",
+    echoing the request's header (sequence and name) unchanged."""
+    pd = petreld
+    header = H.der_seq(H.der_int(5), H.der_octets(bytes.fromhex("0000000000000007")),
+                       H.der_utf8(":foo"))
+    subscribe = H.der_ctx(0, H.der_ctx(0, H.der_ctx(2, H.der_ctx(1, H.der_int(20)))))
+    req = H.der_seq(header, subscribe)
+    s = connect(pd)
+    s.sendall(len(req).to_bytes(4, "big") + req)
+    reply = read_frame(s)
+    s.close()
+    assert reply == H.der_seq(header, H.der_ctx(2, H.der_utf8("unknown command"))), reply.hex()
