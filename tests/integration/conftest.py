@@ -421,9 +421,12 @@ class Petreld:
         return H.tender_processes(self.tmpdir)
 
     def tender_of(self, name):
-        """(pid, argv) of the tender running `name`, or None."""
+        """(pid, argv) of the tender running `name` (a child of petreld),
+        or None."""
         img = self.image_path(name)
-        found = [(p, a) for p, a in self.tenders().items() if img in a]
+        parent = self.pid if self.alive() else None
+        found = [(p, a) for p, a in H.tender_processes(self.tmpdir, parent).items()
+                 if img in a]
         assert len(found) <= 1, "several tenders for %s: %s" % (name, found)
         return found[0] if found else None
 

@@ -223,23 +223,27 @@ def all_pids():
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
-def tender_processes(tmpdir):
+def tender_processes(tmpdir, parent=None):
     """pid -> argv of every live process whose argv carries an image of
-    this tmpdir (`<tmpdir>/<name>.img`). Zombies have no argv: see
-    zombie_children."""
+    this tmpdir (`<tmpdir>/<name>.img`); only children of `parent` if
+    given. Zombies have no argv: see zombie_children."""
     prefix = tmpdir.rstrip("/") + "/"
     found = {}
+    ppids = {}
     for pid in all_pids():
         argv = proc_cmdline(pid)
         if not argv:
             continue
         if any(a.startswith(prefix) and a.endswith(".img") for a in argv[1:]):
+            st = proc_stat(pid)
+            if st is None or st[0] in "ZX":
+                continue  # gone meanwhile
             found[pid] = argv
+            ppids[pid] = st[1]
     # A process forked by a tender is not a tender: LeakSanitizer's tracer
     # (ASan builds) briefly shows up with its parent's argv at exit.
     for pid in list(found):
-        st = proc_stat(pid)
-        if st and st[1] in found:
+        if ppids[pid] in found or (parent is not None and ppids[pid] != parent):
             del found[pid]
     return found
 
