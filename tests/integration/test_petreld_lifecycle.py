@@ -389,3 +389,57 @@ def test_sigterm_of_petreld_kills_deaf_tenders(petreld_factory, images, tender):
     assert pd.stop() == 0
     assert not H.pid_alive(pid)
     assert pd.tenders() == {}
+
+
+def test_force_create_during_backoff(petreld_factory, images, tender):
+    """A force-create of a unikernel waiting for its restart replaces it:
+    the pending restart must not fire later (no second tender, no
+    replacement of the new one)."""
+    tender.need_scripted()
+    backoff = 2000
+    pd = petreld_factory(backoff_ms=backoff)
+    img = images.path("hvt", nets=["service"])
+    pd.ok("create", "loop", img, "--net", "service:br0", "--restart-on-fail",
+          "--arg", "sleep:300", "--arg", "exit:3")
+    pid, _ = pd.wait_tender(":loop")
+    wait_exited(pd, ":loop", pid)
+    t0 = time.monotonic()
+    pd.ok("create", "-f", "loop", img, "--net", "service:br0", "--arg", "run",
+          "--arg", "new")
+    new, argv = pd.wait_tender(":loop")
+    assert argv[-2:] == ["run", "new"]
+    # Negative check over the rest of the backoff window.
+    deadline = t0 + backoff / 1000 * 1.5
+    while time.monotonic() < deadline:
+        t = pd.tender_of(":loop")
+        assert t is not None and t[0] == new, "the cancelled restart fired: %s" % (t,)
+        time.sleep(0.05)
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert pd.info("loop")[":loop"]["fail_behaviour"] == {"restart": False}
+
+
+def test_restart_when_bridge_vanished(petreld, images, tender):
+    """restart re-checks the bridges: with br1 gone the unikernel cannot
+    come back; the failure is reported and nothing is left behind."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "web", images.path("hvt", nets=["service"]),
+          "--net", "service:br1", "--arg", "run")
+    pid, _ = pd.wait_tender(":web")
+    pd.ns.del_link("br1")
+    r = pd.petrel("restart", "web", json=True)
+    if r.rc == 0:
+        # Refused before stopping it would also be fine; a success must
+        # mean a tender runs on a tap that exists.
+        new, _ = pd.wait_tender(":web")
+        assert new != pid
+    else:
+        assert r.json["result"] == "failure", r
+        t = pd.tender_of(":web")
+        if t is None:
+            assert H.pid_reaped(pid)
+            assert pd.ns.taps() == []
+            assert not os.path.exists(pd.image_path(":web"))
+            assert not os.path.exists(pd.fifo_path(":web"))
+        else:
+            assert t[0] == pid, "restart failed but a new tender runs"
