@@ -346,3 +346,69 @@ def read_fifo_until(path, needle, timeout=10.0):
     finally:
         os.close(fd)
     return bytes(buf)
+
+
+# ---------------------------------------------------------------------------
+# Talking AV5 directly (for requests the client cannot make)
+
+
+def wire_header(name, sequence=0):
+    return der_seq(der_int(5), der_octets(sequence.to_bytes(8, "big")),
+                   der_utf8(name))
+
+
+def create_command(config, force=False):
+    """payload [0] command / [3] unikernel / [20] create or [21] force."""
+    return der_ctx(0, der_ctx(3, der_ctx(21 if force else 20, config)))
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise AssertionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def wire_request(sock_path, body, timeout=60):
+    """Sends one frame and returns the body of the reply frame."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(len(body).to_bytes(4, "big") + body)
+        n = int.from_bytes(recv_exact(s, 4), "big", signed=True)
+        assert 0 < n < 1 << 24, "reply length %d" % n
+        return recv_exact(s, n)
+    finally:
+        s.close()
+
+
+def failure_reply(header, message):
+    return der_seq(header, der_ctx(2, der_utf8(message)))
+
+
+def parse_tlv(b, off=0):
+    """(tag, start of content, end of content) of the DER TLV at off."""
+    tag, first = b[off], b[off + 1]
+    off += 2
+    if first < 0x80:
+        n = first
+    else:
+        k = first & 0x7F
+        n = int.from_bytes(b[off:off + k], "big")
+        off += k
+    return tag, off, off + n
+
+
+def reply_is_failure(reply, header):
+    """The reply is one Wire that echoes the header and carries payload [2]
+    (a failure)."""
+    tag, start, end = parse_tlv(reply)
+    if tag != 0x30 or end != len(reply) or not reply[start:].startswith(header):
+        return False
+    ptag, _, pend = parse_tlv(reply, start + len(header))
+    return ptag == 0xA2 and pend == end

@@ -298,3 +298,42 @@ def test_unreadable_image_is_a_usage_error(busy):
     r = busy.petrel("create", "x", os.path.join(busy.base, "does-not-exist.img"))
     assert r.rc == 2, r
     busy.assert_unchanged(before)
+
+
+# ---------------------------------------------------------------------------
+# hostile compressed images, sent on the wire directly (the client only
+# sends what it compressed itself)
+
+
+def zlib_bomb(size):
+    """A valid zlib stream of `size` zero bytes (about size/1000 bytes)."""
+    import zlib
+    c = zlib.compressobj(9)
+    chunk = bytes(16 << 20)
+    parts = []
+    left = size
+    while left > 0:
+        parts.append(c.compress(chunk[:min(left, len(chunk))]))
+        left -= len(chunk)
+    parts.append(c.flush())
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("kind", ["bomb", "truncated", "not-zlib"])
+def test_hostile_compressed_image(busy, images, kind):
+    import zlib
+    if kind == "bomb":
+        # Inflates beyond any sane image size (petreld's cap is 1 GiB).
+        data = zlib_bomb((1 << 30) + (64 << 20))
+    elif kind == "truncated":
+        data = zlib.compress(images.data("hvt"))[:-20]
+    else:
+        data = b"\x78\x9c" + os.urandom(2048)
+    header = H.wire_header(":bad")
+    cfg = H.uk_config_v5(data, compressed=True, args=["run"])
+    before = busy.snapshot()
+    reply = H.wire_request(busy.sock, H.der_seq(header, H.create_command(cfg)), timeout=120)
+    assert H.reply_is_failure(reply, header), reply[:64].hex()
+    busy.assert_unchanged(before, "the %s image" % kind)
+    if busy.keep_pid is not None:
+        assert H.pid_alive(busy.keep_pid)
