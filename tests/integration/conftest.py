@@ -240,6 +240,10 @@ class Result:
                                      % (" ".join(self.argv), e, self.out))
         return self._json
 
+    def __iter__(self):
+        """rc, out, err = pd.petrel(...)"""
+        return iter((self.rc, self.out, self.err))
+
     def __repr__(self):
         return "petrel %s -> rc %d\nstdout: %s\nstderr: %s" % (
             " ".join(self.argv), self.rc, self.out.strip(), self.err.strip())
