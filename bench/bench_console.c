@@ -42,13 +42,23 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Every fatal exit goes through here, so that the daemon never outlives
+ * the bench (it would hold the caller's pipes open). */
 static void
-die(const char *what)
+fatal(const char *msg)
 {
-	perror(what);
+	fprintf(stderr, "bench_console: %s\n", msg);
 	if (daemon_pid > 0)
 		kill(daemon_pid, SIGKILL);
 	exit(1);
+}
+
+static void
+die(const char *what)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	fatal(msg);
 }
 
 static int
@@ -67,8 +77,7 @@ connect_console(void)
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL); /* waiting for start-up, with a bound */
 	}
-	fprintf(stderr, "petrel-console did not come up\n");
-	exit(1);
+	fatal("petrel-console did not come up");
 }
 
 static void
@@ -78,8 +87,7 @@ send_wire(int fd, pt_wire *w)
 	pt_err err;
 	if (pt_wire_encode(w, &body, &err) < 0 ||
 	    pt_frame_append(&frame, body.data, body.len) < 0) {
-		fprintf(stderr, "encode: %s\n", err.msg);
-		exit(1);
+		fatal(err.msg);
 	}
 	if (write(fd, frame.data, frame.len) != (ssize_t)frame.len)
 		die("write");
@@ -94,8 +102,7 @@ command(pt_wire *w, const char *name, pt_cmd_kind kind)
 	pt_err err;
 	memset(w, 0, sizeof(*w));
 	if (pt_name_parse_str(name, &n, &err) < 0) {
-		fprintf(stderr, "%s: %s\n", name, err.msg);
-		exit(1);
+		fatal(err.msg);
 	}
 	pt_header_init(&w->header, 0, &n);
 	w->kind = PT_PAYLOAD_COMMAND;
@@ -201,8 +208,7 @@ drain(int *subs, size_t nsubs, long want)
 			p[i] = (struct pollfd){.fd = seen[i] < want ? subs[i] : -1,
 			    .events = POLLIN};
 		if (poll(p, nsubs, 10000) <= 0) {
-			fprintf(stderr, "subscribers stalled\n");
-			exit(1);
+			fatal("subscribers stalled");
 		}
 		for (size_t i = 0; i < nsubs; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP)))
