@@ -44,7 +44,7 @@ now(void)
 
 /* Every fatal exit goes through here, so that the daemon never outlives
  * the bench (it would hold the caller's pipes open). */
-static void
+static _Noreturn void
 fatal(const char *msg)
 {
 	fprintf(stderr, "bench_console: %s\n", msg);
@@ -53,7 +53,7 @@ fatal(const char *msg)
 	exit(1);
 }
 
-static void
+static _Noreturn void
 die(const char *what)
 {
 	char msg[256];
