@@ -154,7 +154,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	bool activated;
-	int lfd = pt_server_socket(sock, &activated, &err);
+	int lfd = pt_server_socket(sock, "petrel-console", &activated, &err);
 	if (lfd < 0) {
 		fprintf(stderr, "petrel-console: %s\n", err.msg);
 		return 1;

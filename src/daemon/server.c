@@ -2,7 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,7 +78,8 @@ fill_addr(struct sockaddr_un *sa, const char *path, pt_err *err)
 /* A socket file left by a dead daemon is removed; one a live daemon
  * answers on is not, and neither is anything that is not a socket. */
 static int
-clear_stale(const char *path, const struct sockaddr_un *sa, pt_err *err)
+clear_stale(const char *path, const char *daemon,
+    const struct sockaddr_un *sa, pt_err *err)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
@@ -92,8 +94,7 @@ clear_stale(const char *path, const struct sockaddr_un *sa, pt_err *err)
 	int e = errno;
 	close(fd);
 	if (rc == 0)
-		return pt_fail(err, "another daemon is already listening on %s",
-		    path);
+		return pt_fail(err, "%s already running on %s", daemon, path);
 	if (e != ECONNREFUSED && e != ENOENT)
 		return pt_fail(err, "checking %s: %s", path, strerror(e));
 	if (unlink(path) < 0 && errno != ENOENT)
@@ -103,7 +104,8 @@ clear_stale(const char *path, const struct sockaddr_un *sa, pt_err *err)
 }
 
 int
-pt_server_socket(const char *path, bool *activated, pt_err *err)
+pt_server_socket(const char *path, const char *daemon, bool *activated,
+    pt_err *err)
 {
 	int fd = systemd_socket(err);
 	if (fd == -2)
@@ -114,17 +116,23 @@ pt_server_socket(const char *path, bool *activated, pt_err *err)
 	}
 	*activated = false;
 	struct sockaddr_un sa;
-	if (fill_addr(&sa, path, err) < 0 || clear_stale(path, &sa, err) < 0)
+	if (fill_addr(&sa, path, err) < 0 ||
+	    clear_stale(path, daemon, &sa, err) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return pt_fail(err, "socket: %s", strerror(errno));
-	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* The umask makes the socket 0660 from the start: no window in
+	 * which others could connect. */
+	mode_t old = umask(0117);
+	int rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0) {
 		pt_fail(err, "bind %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (chmod(path, 0660) < 0 || listen(fd, PT_LISTEN_BACKLOG) < 0) {
+	if (listen(fd, PT_LISTEN_BACKLOG) < 0) {
 		pt_fail(err, "listen on %s: %s", path, strerror(errno));
 		unlink(path);
 		close(fd);
@@ -141,7 +149,21 @@ struct pt_server {
 	size_t max_conns;
 	pt_server_accept_cb cb;
 	void *ctx;
+	void (*log)(int level, const char *msg);
 };
+
+static void __attribute__((format(printf, 3, 4)))
+server_log(pt_server *s, int level, const char *fmt, ...)
+{
+	if (s->log == NULL)
+		return;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->log(level, msg);
+}
 
 static void
 pause_accepting(pt_server *s)
@@ -183,14 +205,20 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				/* Out of descriptors or memory: this fails
 				 * one client, not the daemon. Come back
 				 * when something may have been freed. */
+				server_log(s, 1, "accept: %s; pausing for %d ms",
+				    strerror(errno), PT_ACCEPT_BACKOFF_MS);
 				pause_accepting(s);
 				return;
 			default:
+				server_log(s, 0, "accept: %s; pausing for %d ms",
+				    strerror(errno), PT_ACCEPT_BACKOFF_MS);
 				pause_accepting(s);
 				return;
 			}
 		}
 		if (s->conns >= s->max_conns) {
+			server_log(s, 1, "too many connections (%zu), refusing "
+			    "one", s->conns);
 			close(fd);
 			continue;
 		}
@@ -232,6 +260,12 @@ pt_server_conn_closed(pt_server *s)
 		s->conns--;
 }
 
+void
+pt_server_set_log(pt_server *s, void (*log)(int level, const char *msg))
+{
+	s->log = log;
+}
+
 size_t
 pt_server_conn_count(const pt_server *s)
 {
@@ -249,27 +283,4 @@ pt_server_free(pt_server *s, const char *path)
 	if (path != NULL)
 		unlink(path);
 	free(s);
-}
-
-int
-pt_write_all(int fd, const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-				if (poll(&pfd, 1, 5000) <= 0)
-					return -1;
-				continue;
-			}
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }

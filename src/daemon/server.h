@@ -25,8 +25,10 @@
 
 /* Returns a listening, non-blocking, CLOEXEC socket: the systemd one if
  * the environment passes exactly one for this process, else a new one
- * bound at `path` (mode 0660). *activated tells which. */
-int pt_server_socket(const char *path, bool *activated, pt_err *err);
+ * bound at `path` (mode 0660: root and the group). *activated tells which.
+ * `daemon` names the program in the "already running" refusal. */
+int pt_server_socket(const char *path, const char *daemon, bool *activated,
+    pt_err *err);
 
 typedef struct pt_server pt_server;
 /* Called with a new connection (non-blocking, CLOEXEC). The callee owns
@@ -36,13 +38,13 @@ typedef void (*pt_server_accept_cb)(int fd, void *ctx);
 pt_server *pt_server_new(struct event_base *base, int listen_fd,
     size_t max_conns, pt_server_accept_cb cb, void *ctx);
 void pt_server_conn_closed(pt_server *s);
+/* Where the accept loop reports trouble (out of descriptors, too many
+ * connections). level: 0 error, 1 warning. Default: silent. */
+void pt_server_set_log(pt_server *s, void (*log)(int level,
+    const char *msg));
 size_t pt_server_conn_count(const pt_server *s);
 /* Stops accepting and closes the listening socket; unlinks `path` unless
  * NULL (socket activation: the file is systemd's). */
 void pt_server_free(pt_server *s, const char *path);
-
-/* Writes all of buf to a blocking or non-blocking fd, waiting with poll
- * when needed (for short control messages only). */
-int pt_write_all(int fd, const void *buf, size_t n);
 
 #endif

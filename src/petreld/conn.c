@@ -44,6 +44,8 @@ conn_unlink(pt_conn *c)
 		c->next->prev = c->prev;
 	c->next = c->prev = NULL;
 	d->nconns--;
+	if (d->server != NULL)
+		pt_server_conn_closed(d->server);
 }
 
 /* Closes the socket and everything attached to it; the struct itself
@@ -258,6 +260,7 @@ conn_accepted(pt_daemon *d, int fd)
 	if (c == NULL) {
 		log_err("out of memory accepting a connection");
 		close(fd);
+		pt_server_conn_closed(d->server);
 		return;
 	}
 	c->d = d;
@@ -279,6 +282,7 @@ conn_accepted(pt_daemon *d, int fd)
 		pt_frame_reader_free(&c->rd);
 		close(fd);
 		free(c);
+		pt_server_conn_closed(d->server);
 		return;
 	}
 	c->next = d->conns;

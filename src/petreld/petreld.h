@@ -19,6 +19,7 @@
 #include "name.h"
 #include "policy.h"
 #include "restrie.h"
+#include "server.h"
 #include "util.h"
 #include "wire.h"
 #include "frame.h"
@@ -77,8 +78,7 @@ struct pt_daemon {
 
 	int listen_fd;
 	bool socket_is_ours;       /* unlink it at exit (not systemd's) */
-	struct event *accept_ev;
-	struct event *accept_pause_ev;
+	pt_server *server;         /* the accept loop (src/daemon) */
 	pt_conn *conns;
 	size_t nconns;
 
