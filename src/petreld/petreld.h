@@ -276,6 +276,19 @@ void block_cmd(pt_conn *c, const pt_wire *w);
 /* A set or dump of the device is in progress. */
 bool block_busy(const pt_name *name);
 
+/* ---- events.c: the event log (docs/eventlog.md) ---- */
+
+/* Records a lifecycle event: the time is filled in, then it goes to the
+ * in-memory ring, the events file and every log subscriber allowed to see
+ * it. Never fails the caller's operation. */
+void ev_record(pt_daemon *d, pt_event *e);
+/* Shorthand for the events that carry only a name (restarted, destroyed,
+ * policy-removed, block-set, block-removed). */
+void ev_name(pt_daemon *d, pt_event_kind kind, const pt_name *name);
+/* A refused command, with the failure text sent to the client. */
+void ev_refused(pt_daemon *d, const pt_name *name, const char *command,
+    const char *reason);
+
 /* ---- main.c ---- */
 
 int64_t pt_now_mono_ms(void);
