@@ -55,6 +55,7 @@ extern const pt_client_cmd pt_cmd_policy, pt_cmd_add_policy,
 extern const pt_client_cmd pt_cmd_create_block, pt_cmd_destroy_block,
     pt_cmd_block, pt_cmd_set_block, pt_cmd_dump_block;
 extern const pt_client_cmd pt_cmd_console, pt_cmd_inactive_consoles;
+extern const pt_client_cmd pt_cmd_log;
 
 /* ---- errors (stderr) ---- */
 
@@ -125,6 +126,10 @@ int pt_out_client_success(const pt_client *c, const char *kind,
  * Returns 0, or 3 when stdout cannot be written. */
 int pt_out_console_line(const pt_client *c, pt_time_ms t,
     const pt_text *line);
+/* An event of petreld's log: text "<time> <kind> <name> <details>", JSON
+ * one object per event (docs/cli.md). Returns 0, or 3 when stdout cannot
+ * be written. */
+int pt_out_event(const pt_client *c, const pt_event *e);
 /* Writes out.data to stdout; returns -1 if stdout fails. */
 int pt_out_flush(pt_buf *out);
 

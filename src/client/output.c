@@ -266,13 +266,11 @@ text_policy(pt_buf *o, const pt_named_policy *np)
 	put(o, "\n");
 }
 
+/* The fields of a policy object after its name (also in events). */
 static void
-json_policy(pt_buf *o, const pt_named_policy *np)
+json_policy_fields(pt_buf *o, const pt_policy *p)
 {
-	const pt_policy *p = &np->policy;
-	put(o, "{\"name\": ");
-	put_json_cstr(o, np->name.text);
-	pt_buf_printf(o, ", \"unikernels\": %lld, \"memory\": %lld, "
+	pt_buf_printf(o, "\"unikernels\": %lld, \"memory\": %lld, "
 	    "\"block\": ", (long long)p->unikernels, (long long)p->memory);
 	if (p->has_block)
 		pt_buf_printf(o, "%lld", (long long)p->block);
@@ -286,7 +284,17 @@ json_policy(pt_buf *o, const pt_named_policy *np)
 			put(o, ", ");
 		put_json_text(o, &p->bridges[i]);
 	}
-	put(o, "]}");
+	put(o, "]");
+}
+
+static void
+json_policy(pt_buf *o, const pt_named_policy *np)
+{
+	put(o, "{\"name\": ");
+	put_json_cstr(o, np->name.text);
+	put(o, ", ");
+	json_policy_fields(o, &np->policy);
+	put(o, "}");
 }
 
 static void
@@ -525,5 +533,144 @@ pt_out_console_line(const pt_client *c, pt_time_ms t, const pt_text *line)
 		put_text(&o, line);
 		put(&o, "\n");
 	}
+	return flush_or_report(&o);
+}
+
+/* ---- events of petreld's log (docs/eventlog.md) ---- */
+
+static void
+json_texts(pt_buf *o, const char *key, const pt_text *v, size_t n)
+{
+	pt_buf_printf(o, ", \"%s\": [", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			put(o, ", ");
+		put_json_text(o, &v[i]);
+	}
+	put(o, "]");
+}
+
+static void
+json_digest(pt_buf *o, const pt_blob *digest)
+{
+	put(o, ", \"digest\": \"");
+	put_hex(o, digest);
+	put(o, "\"");
+}
+
+/* login/logout: the address as text when it is IPv4 or IPv6, hex
+ * otherwise (a hostile peer may send any length). */
+static void
+json_endpoint(pt_buf *o, const pt_event *e)
+{
+	const uint8_t *a = e->address.data;
+	put(o, ", \"address\": \"");
+	if (e->address.len == 4) {
+		pt_buf_printf(o, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	} else if (e->address.len == 16) {
+		for (size_t i = 0; i < 16; i += 2)
+			pt_buf_printf(o, "%s%x", i > 0 ? ":" : "",
+			    (unsigned)(a[i] << 8 | a[i + 1]));
+	} else {
+		put_hex(o, &e->address);
+	}
+	pt_buf_printf(o, "\", \"port\": %lld", (long long)e->port);
+}
+
+static const char *
+exit_key(pt_exit_kind k)
+{
+	switch (k) {
+	case PT_EXIT_CODE: return "code";
+	case PT_EXIT_SIGNAL: return "signal";
+	case PT_EXIT_STOP: return "stop";
+	}
+	return "unknown";
+}
+
+static void
+json_event_fields(pt_buf *o, const pt_event *e)
+{
+	switch (e->kind) {
+	case PT_EV_STARTED:
+		pt_buf_printf(o, ", \"pid\": %lld", (long long)e->pid);
+		json_texts(o, "taps", e->taps, e->ntaps);
+		json_texts(o, "blocks", e->blocks, e->nblocks);
+		json_digest(o, &e->digest);
+		break;
+	case PT_EV_CREATED:
+	case PT_EV_FORCE_CREATED:
+		json_digest(o, &e->digest);
+		break;
+	case PT_EV_EXITED:
+		pt_buf_printf(o, ", \"pid\": %lld, \"exit\": {\"%s\": %lld}",
+		    (long long)e->pid, exit_key(e->exit_kind),
+		    (long long)e->exit_value);
+		break;
+	case PT_EV_RESTART_SCHEDULED:
+		pt_buf_printf(o, ", \"delay_ms\": %lld", (long long)e->delay_ms);
+		break;
+	case PT_EV_POLICY_ADDED:
+	case PT_EV_POLICY_REPLACED:
+		put(o, ", \"policy\": {");
+		json_policy_fields(o, &e->policy);
+		put(o, "}");
+		break;
+	case PT_EV_BLOCK_CREATED:
+		pt_buf_printf(o, ", \"size_mb\": %lld", (long long)e->size_mb);
+		break;
+	case PT_EV_REFUSED:
+		put(o, ", \"command\": ");
+		put_json_text(o, &e->command);
+		put(o, ", \"reason\": ");
+		put_json_text(o, &e->reason);
+		break;
+	case PT_EV_LOGIN:
+	case PT_EV_LOGOUT:
+		json_endpoint(o, e);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Text: the shared printer's line (core/eventlog.c), with the time in
+ * the client's RFC 3339 form instead of its GeneralizedTime, escaped as
+ * a whole since names of taps, commands and reasons come from petreld. */
+static void
+text_event(pt_buf *o, const pt_event *e)
+{
+	pt_buf line = {0};
+
+	put_time(o, e->time_ms);
+	if (pt_event_print(e, &line) != 0 || line.oom) {
+		o->oom = true;
+	} else {
+		const char *s = (const char *)line.data;
+		const char *sp = memchr(s, ' ', line.len);
+		size_t skip = sp != NULL ? (size_t)(sp - s) : line.len;
+		pt_text_escape(o, s + skip, line.len - skip);
+	}
+	put(o, "\n");
+	pt_buf_free(&line);
+}
+
+int
+pt_out_event(const pt_client *c, const pt_event *e)
+{
+	pt_buf o = {0};
+
+	if (!c->json) {
+		text_event(&o, e);
+		return flush_or_report(&o);
+	}
+	put(&o, "{\"time\": \"");
+	put_time(&o, e->time_ms);
+	put(&o, "\", \"event\": ");
+	put_json_cstr(&o, pt_event_kind_name(e->kind));
+	put(&o, ", \"name\": ");
+	put_json_cstr(&o, e->name.text);
+	json_event_fields(&o, e);
+	put(&o, "}\n");
 	return flush_or_report(&o);
 }

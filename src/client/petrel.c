@@ -42,6 +42,7 @@ static const pt_client_cmd *const commands[] = {
 	&pt_cmd_create_block, &pt_cmd_destroy_block, &pt_cmd_block,
 	&pt_cmd_set_block, &pt_cmd_dump_block,
 	&pt_cmd_console, &pt_cmd_inactive_consoles,
+	&pt_cmd_log,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
