@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -455,6 +456,153 @@ pt_tender_abi_version(const char *tender, uint32_t *abi, pt_err *err)
 	return rc;
 }
 
+/* ---- the ABI version cache (see tender.h) ----
+ *
+ * Why stat() suffices: every change to a file's contents or metadata sets
+ * its ctime, which nobody can set back, to the current time; so once an
+ * entry was taken from a file whose timestamps are older than the moment
+ * the stat was made, any later change gives a different ctime. The margin
+ * (PT_TENDER_CACHE_SETTLE_MS) covers file systems whose timestamps are
+ * coarser than the clock (FAT: 2 s). */
+
+#define CANDIDATE_MAX 4096
+
+typedef struct {
+	bool used;
+	char path[CANDIDATE_MAX];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+	uint32_t abi;
+	uint64_t last_use;       /* LRU clock */
+} abi_cache_entry;
+
+static abi_cache_entry abi_cache[PT_TENDER_CACHE_ENTRIES];
+static uint64_t abi_cache_clock;
+/* The daemon asks from its event loop only; the lock keeps the cache sane
+ * should a library thread ever ask too. */
+static pthread_mutex_t abi_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size && same_time(&a->st_mtim, &b->st_mtim) &&
+	    same_time(&a->st_ctim, &b->st_ctim);
+}
+
+static bool
+entry_is(const abi_cache_entry *e, const char *path, const struct stat *st)
+{
+	return e->used && strcmp(e->path, path) == 0 && e->dev == st->st_dev &&
+	    e->ino == st->st_ino && e->size == st->st_size &&
+	    same_time(&e->mtim, &st->st_mtim) &&
+	    same_time(&e->ctim, &st->st_ctim);
+}
+
+static int64_t
+timespec_ms(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+/* The file's timestamps are old enough, as of `now` (taken before the
+ * stat), for any later change to show. */
+static bool
+settled(const struct stat *st, const struct timespec *now)
+{
+	int64_t limit = timespec_ms(now) - PT_TENDER_CACHE_SETTLE_MS;
+	return timespec_ms(&st->st_mtim) < limit &&
+	    timespec_ms(&st->st_ctim) < limit;
+}
+
+static bool
+abi_cache_lookup(const char *path, const struct stat *st, uint32_t *abi)
+{
+	bool hit = false;
+	pthread_mutex_lock(&abi_cache_lock);
+	for (size_t i = 0; i < PT_TENDER_CACHE_ENTRIES; i++) {
+		abi_cache_entry *e = &abi_cache[i];
+		if (entry_is(e, path, st)) {
+			e->last_use = ++abi_cache_clock;
+			*abi = e->abi;
+			hit = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&abi_cache_lock);
+	return hit;
+}
+
+/* Replaces the entry of the same path (an older version of the file), or
+ * a free one, or the least recently used one. */
+static void
+abi_cache_store(const char *path, const struct stat *st, uint32_t abi)
+{
+	if (strlen(path) >= CANDIDATE_MAX)
+		return;
+	pthread_mutex_lock(&abi_cache_lock);
+	abi_cache_entry *slot = NULL;
+	for (size_t i = 0; i < PT_TENDER_CACHE_ENTRIES && slot == NULL; i++)
+		if (abi_cache[i].used && strcmp(abi_cache[i].path, path) == 0)
+			slot = &abi_cache[i];
+	for (size_t i = 0; i < PT_TENDER_CACHE_ENTRIES && slot == NULL; i++)
+		if (!abi_cache[i].used)
+			slot = &abi_cache[i];
+	if (slot == NULL) {
+		slot = &abi_cache[0];
+		for (size_t i = 1; i < PT_TENDER_CACHE_ENTRIES; i++)
+			if (abi_cache[i].last_use < slot->last_use)
+				slot = &abi_cache[i];
+	}
+	slot->used = true;
+	memcpy(slot->path, path, strlen(path) + 1);
+	slot->dev = st->st_dev;
+	slot->ino = st->st_ino;
+	slot->size = st->st_size;
+	slot->mtim = st->st_mtim;
+	slot->ctim = st->st_ctim;
+	slot->abi = abi;
+	slot->last_use = ++abi_cache_clock;
+	pthread_mutex_unlock(&abi_cache_lock);
+}
+
+void
+pt_tender_cache_clear(void)
+{
+	pthread_mutex_lock(&abi_cache_lock);
+	memset(abi_cache, 0, sizeof(abi_cache));
+	abi_cache_clock = 0;
+	pthread_mutex_unlock(&abi_cache_lock);
+}
+
+/* pt_tender_abi_version through the cache. The answer is remembered only
+ * if the file did not change while its --version ran and had settled
+ * before. */
+static int
+cached_abi_version(const char *tender, uint32_t *abi, pt_err *err)
+{
+	struct timespec now;
+	struct stat before, after;
+	clock_gettime(CLOCK_REALTIME, &now);
+	bool have_stat = stat(tender, &before) == 0;
+	if (have_stat && abi_cache_lookup(tender, &before, abi))
+		return 0;
+	if (pt_tender_abi_version(tender, abi, err) != 0)
+		return -1;
+	if (have_stat && settled(&before, &now) && stat(tender, &after) == 0 &&
+	    same_file(&before, &after))
+		abi_cache_store(tender, &before, *abi);
+	return 0;
+}
+
 static bool
 is_executable_file(const char *path)
 {
@@ -507,7 +655,7 @@ try_candidate(const char *cand, uint32_t abi, pt_buf *tried)
 {
 	pt_err why;
 	uint32_t got;
-	if (pt_tender_abi_version(cand, &got, &why) != 0)
+	if (cached_abi_version(cand, &got, &why) != 0)
 		pt_buf_printf(tried, "; %s: %s", cand, why.msg);
 	else if (got != abi)
 		pt_buf_printf(tried, "; %s: ABI version %u", cand, got);
@@ -536,7 +684,7 @@ pt_tender_find(const char *dbdir, const char *target, uint32_t abi,
 		{plain, false},
 	};
 	pt_buf tried = {0};
-	char cand[4096];
+	char cand[CANDIDATE_MAX];
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (order[i].in_dbdir) {
 			if (dbdir == NULL)

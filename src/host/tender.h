@@ -17,8 +17,21 @@
 int pt_tender_find(const char *dbdir, const char *target, uint32_t abi,
     char *path, size_t cap, pt_err *err);
 /* Runs `<tender> --version` (bounded time and output) and parses the ABI
- * version from stdout+stderr. */
+ * version from stdout+stderr. Always runs it (no cache). */
 int pt_tender_abi_version(const char *tender, uint32_t *abi, pt_err *err);
+
+/* pt_tender_find remembers the ABI version each candidate stated, keyed by
+ * its path and what stat() says of the file (device, inode, size, mtime,
+ * ctime), so that a create does not fork+exec `--version` every time; a
+ * replaced or rewritten tender is asked again. A file whose mtime or ctime
+ * is less than PT_TENDER_CACHE_SETTLE_MS old is not remembered: a second
+ * change within one timestamp tick would not show in its stat. At most
+ * PT_TENDER_CACHE_ENTRIES candidates are remembered (least recently used
+ * goes first). Failed runs are never remembered. */
+#define PT_TENDER_CACHE_ENTRIES 16
+#define PT_TENDER_CACHE_SETTLE_MS 2000
+/* Forgets every remembered version (tests; an operator's reload). */
+void pt_tender_cache_clear(void);
 
 typedef struct {
 	const char *const *argv;   /* argv[0] is the tender path */

@@ -546,6 +546,140 @@ test_tender_find_order(void **state)
 	free(old_path);
 }
 
+/* ---- the tender ABI version cache ---- */
+
+/* A tender script that notes every run in `runs` (one line each). */
+static void
+counting_tender(const char *path, const char *runs, const char *abi_line)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), "#!/bin/sh\n"
+	    "echo run >> '%s'\n"
+	    "echo '%s' >&2\n", runs, abi_line);
+	put_file(path, text, 0755);
+}
+
+static int
+count_runs(const char *runs)
+{
+	struct stat st;
+	if (stat(runs, &st) != 0)
+		return 0;
+	return (int)(st.st_size / 4); /* "run\n" */
+}
+
+static int64_t
+realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The cache takes only files whose timestamps have settled: waits until
+ * everything written so far is old enough (a clock condition, bounded). */
+static void
+wait_settled(void)
+{
+	int64_t until = realtime_ms() + PT_TENDER_CACHE_SETTLE_MS + 100;
+	while (realtime_ms() < until) {
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+find_hvt(const char *db, char *found, size_t cap, pt_err *e)
+{
+	return pt_tender_find(db, "hvt", 2, found, cap, e);
+}
+
+static void
+test_tender_cache(void **state)
+{
+	const char *dir = *state;
+	enum { N = PT_TENDER_CACHE_ENTRIES + 1 };
+	char db[N][512], tender[N][512], runs[512], empty[512], found[512];
+	char tmp[512];
+	pt_err e;
+	path_in(runs, sizeof(runs), dir, "runs");
+	path_in(empty, sizeof(empty), dir, "empty");
+	assert_int_equal(mkdir(empty, 0700), 0);
+	char *old_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	assert_int_equal(setenv("PATH", empty, 1), 0); /* no tender there */
+	for (int i = 0; i < N; i++) {
+		char sub[32];
+		snprintf(sub, sizeof(sub), "db%d", i);
+		path_in(db[i], sizeof(db[i]), dir, sub);
+		assert_int_equal(mkdir(db[i], 0700), 0);
+		path_in(tender[i], sizeof(tender[i]), db[i], "solo5-hvt.2");
+		counting_tender(tender[i], runs, "ABI version 2");
+	}
+	pt_tender_cache_clear();
+
+	/* A fresh file is asked every time: a change within its timestamp
+	 * tick would not show. */
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), 0);
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), 0);
+	assert_int_equal(count_runs(runs), 2);
+
+	wait_settled();
+	/* Settled: the second lookup does not exec. */
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), 0);
+	assert_string_equal(found, tender[0]);
+	assert_int_equal(count_runs(runs), 3);
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), 0);
+	assert_string_equal(found, tender[0]);
+	assert_int_equal(count_runs(runs), 3);
+
+	/* Bounded: N distinct tenders push out the least recently used. */
+	for (int i = 1; i < N; i++)
+		assert_int_equal(find_hvt(db[i], found, sizeof(found), &e), 0);
+	assert_int_equal(count_runs(runs), 3 + N - 1);
+	assert_int_equal(find_hvt(db[N - 1], found, sizeof(found), &e), 0);
+	assert_int_equal(count_runs(runs), 3 + N - 1);
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), 0);
+	assert_int_equal(count_runs(runs), 3 + N);
+
+	/* Rewritten in place, same inode and size: asked again, and its new
+	 * answer counts. */
+	counting_tender(tender[N - 1], runs, "ABI version 3");
+	assert_int_equal(find_hvt(db[N - 1], found, sizeof(found), &e), -1);
+	assert_non_null(strstr(e.msg, "ABI version 3"));
+	assert_int_equal(count_runs(runs), 3 + N + 1);
+
+	/* Replaced by a new file (a package upgrade renames over it). */
+	path_in(tmp, sizeof(tmp), db[0], "new");
+	counting_tender(tmp, runs, "ABI version 1");
+	assert_int_equal(rename(tmp, tender[0]), 0);
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), -1);
+	assert_non_null(strstr(e.msg, "ABI version 1"));
+	assert_int_equal(count_runs(runs), 3 + N + 2);
+
+	/* A wrong version is remembered like a right one, once settled;
+	 * clearing forgets everything. */
+	wait_settled();
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), -1);
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), -1);
+	assert_non_null(strstr(e.msg, "ABI version 1"));
+	assert_int_equal(count_runs(runs), 3 + N + 3);
+	pt_tender_cache_clear();
+	assert_int_equal(find_hvt(db[0], found, sizeof(found), &e), -1);
+	assert_int_equal(count_runs(runs), 3 + N + 4);
+
+	/* A lost exec permission is seen before the cache is asked. */
+	assert_int_equal(chmod(tender[1], 0644), 0);
+	assert_int_equal(find_hvt(db[1], found, sizeof(found), &e), -1);
+	assert_non_null(strstr(e.msg, "not executable"));
+
+	pt_tender_cache_clear();
+	if (old_path != NULL)
+		setenv("PATH", old_path, 1);
+	else
+		unsetenv("PATH");
+	free(old_path);
+}
+
 /* Waits until the pidfd reports the exit (deadline 10 s), then reaps. */
 static int
 wait_exit(pid_t pid, int pidfd)
@@ -872,6 +1006,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tender_version_timeout,
 		    setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_tender_find_order,
+		    setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_tender_cache,
 		    setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_spawn_pinned,
 		    setup_tmpdir, teardown_tmpdir),
