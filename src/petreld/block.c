@@ -4,9 +4,11 @@
  *
  * Content is only ever replaced through a temporary file in
  * <dbdir>/block-staging (same file system) that is renamed over the device
- * at the end, so a set that breaks half-way leaves the old content intact.
- * Streams go through fixed-size buffers: a device is never held in memory
- * (except by the legacy dump-old, which must fit one message).
+ * at the end, so a set that breaks half-way (the stream is cut, it is too
+ * long, the zlib stream is corrupt, the disk is full) leaves the old content
+ * intact. Streams go through fixed-size buffers: a device is never held in
+ * memory (except by the legacy dump-old, whose reply is one message and is
+ * bounded by the frame limit).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +25,8 @@
 
 #define MB ((int64_t)1 << 20)
 #define CHUNK 4096                 /* file bytes per dump chunk (§8.5) */
-#define IO_BUF (64 * 1024)
+#define IO_BUF (64 * 1024)         /* file reads and writes */
+/* A dump queues at most this much output before waiting for the peer. */
 #define DUMP_HIGH_WATER (1024u * 1024)
 
 /* Devices with a set or dump in progress: not attachable, not removable. */
@@ -83,9 +86,79 @@ block_path(pt_daemon *d, const pt_name *name, char *out, size_t cap,
 
 /* ---- start-up scan ---- */
 
+/* The directories hold every unikernel's data: owner only. A directory
+ * made by an older version or by hand is tightened, and said so. */
+static int
+private_dir(const char *path, pt_err *err)
+{
+	if (pt_mkdirs(path, 0700, err) < 0)
+		return -1;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		pt_fail(err, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		log_warn("%s had mode %04o, setting 0700", path,
+		    (unsigned)(st.st_mode & 07777));
+		if (fchmod(fd, 0700) < 0) {
+			pt_fail(err, "chmod 0700 %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* A device file readable by others (copied in by hand, or an older
+ * version) is made 0600. Opened without following links, and the regular
+ * file checked again on the descriptor, so nothing else gets chmod'ed. */
+static void
+private_file(int dirfd, const char *file, const struct stat *st)
+{
+	if ((st->st_mode & 07777) == 0600)
+		return;
+	int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	struct stat now;
+	if (fd < 0 || fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) ||
+	    now.st_ino != st->st_ino || fchmod(fd, 0600) < 0)
+		log_warn("block directory: %s has mode %04o and cannot be "
+		    "made 0600", file, (unsigned)(st->st_mode & 07777));
+	else
+		log_warn("block directory: %s had mode %04o, set to 0600",
+		    file, (unsigned)(st->st_mode & 07777));
+	if (fd >= 0)
+		close(fd);
+}
+
 typedef int (*scan_fn)(pt_daemon *d, const pt_name *name, int64_t mb,
     void *ctx);
 
+/* Why a directory entry is no block device of ours, or NULL. */
+static const char *
+not_a_device(const char *file, const struct stat *st, pt_name *name)
+{
+	pt_err e = {{0}};
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (pt_name_parse_str(file, name, &e) < 0 || !name->has_label ||
+	    strcmp(name->text, file) != 0)
+		return "not a block device name";
+	if (st->st_size == 0)
+		return "empty";
+	if (st->st_size % MB != 0)
+		return "size is not a whole number of MB";
+	return NULL;
+}
+
+/* Calls fn for every device file; with `report` (the second pass) every
+ * other entry is logged and left alone: it is not ours to delete. */
 static int
 scan(pt_daemon *d, scan_fn fn, void *ctx, bool report, pt_err *err)
 {
@@ -99,25 +172,22 @@ scan(pt_daemon *d, scan_fn fn, void *ctx, bool report, pt_err *err)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		pt_name name;
-		pt_err e = {{0}};
 		struct stat st;
-		const char *why = NULL;
+		const char *why;
 		if (fstatat(dirfd(dir), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) < 0)
 			why = strerror(errno);
-		else if (!S_ISREG(st.st_mode))
-			why = "not a regular file";
-		else if (pt_name_parse_str(de->d_name, &name, &e) < 0 ||
-		    !name.has_label || strcmp(name.text, de->d_name) != 0)
-			why = "not a block device name";
-		else if (st.st_size == 0 || st.st_size % MB != 0)
-			why = "size is not a whole number of MB";
+		else
+			why = not_a_device(de->d_name, &st, &name);
 		if (why != NULL) {
 			if (report)
-				log_warn("block directory: %s: %s; left alone",
+				log_warn("block directory %s: unknown file "
+				    "%s (%s); left alone", d->block_dir,
 				    de->d_name, why);
 			continue;
 		}
+		if (report)
+			private_file(dirfd(dir), de->d_name, &st);
 		if (fn(d, &name, st.st_size / MB, ctx) != 0)
 			break;
 	}
@@ -138,18 +208,24 @@ int
 block_scan(pt_daemon *d, int64_t *total_mb, pt_err *err)
 {
 	char staging[PATH_MAX];
-	if (staging_dir(d, staging, sizeof(staging)) < 0 ||
-	    pt_mkdirs(staging, 0700, err) < 0)
+	if (staging_dir(d, staging, sizeof(staging)) < 0)
+		return pt_fail(err, "block staging directory: path too long");
+	if (private_dir(d->block_dir, err) < 0)
+		return pt_fail_prefix(err, "block directory");
+	if (private_dir(staging, err) < 0)
 		return pt_fail_prefix(err, "block staging directory");
-	/* Leftovers of interrupted sets: ours, and incomplete by design. */
+	/* Leftovers of interrupted sets: ours (set-XXXXXX, made only by
+	 * writer_open), and incomplete by design. */
 	DIR *dir = opendir(staging);
 	if (dir != NULL) {
 		struct dirent *de;
-		while ((de = readdir(dir)) != NULL)
-			if (de->d_name[0] != '.' &&
-			    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+		while ((de = readdir(dir)) != NULL) {
+			if (strncmp(de->d_name, "set-", 4) != 0)
+				continue;
+			if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
 				log_info("removed interrupted block upload %s",
 				    de->d_name);
+		}
 		closedir(dir);
 	}
 	*total_mb = 0;
@@ -185,7 +261,9 @@ typedef struct {
 	int fd;
 	char tmp[PATH_MAX];
 	int64_t limit;      /* bytes */
-	int64_t written;
+	int64_t written;    /* accepted so far (buffered or on disk) */
+	uint8_t *buf;       /* IO_BUF bytes: collects small frames */
+	size_t buflen;
 	bool compressed;
 	bool zinit;
 	bool zdone;
@@ -203,6 +281,8 @@ writer_abort(block_writer *w)
 	if (w->zinit)
 		inflateEnd(&w->zs);
 	w->zinit = false;
+	free(w->buf);
+	w->buf = NULL;
 }
 
 static int
@@ -220,10 +300,17 @@ writer_open(pt_daemon *d, block_writer *w, const pt_name *name,
 	    snprintf(w->tmp, sizeof(w->tmp), "%s/set-XXXXXX", staging) >=
 	    (int)sizeof(w->tmp))
 		return pt_fail(err, "staging path too long");
+	w->buf = malloc(IO_BUF);
+	if (w->buf == NULL)
+		return pt_fail(err, "out of memory");
+	/* mkostemp creates the file 0600, whatever the umask. */
 	w->fd = mkostemp(w->tmp, O_CLOEXEC);
-	if (w->fd < 0)
-		return pt_fail(err, "staging file: %s", strerror(errno));
-	fchmod(w->fd, 0600);
+	if (w->fd < 0) {
+		pt_fail(err, "staging file in %s: %s", staging,
+		    strerror(errno));
+		writer_abort(w);
+		return -1;
+	}
 	if (compressed) {
 		if (inflateInit(&w->zs) != Z_OK) {
 			writer_abort(w);
@@ -234,15 +321,51 @@ writer_open(pt_daemon *d, block_writer *w, const pt_name *name,
 	return 0;
 }
 
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* The staging file is new and written front to back: zeros need not be
+ * written, a hole reads as zeros (and the device stays sparse, as after a
+ * block add). writer_commit sets the final size. */
+static int
+write_data(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
+{
+	if (all_zero(p, n)) {
+		if (lseek(w->fd, (off_t)n, SEEK_CUR) < 0)
+			return pt_fail(err, "writing block device: %s",
+			    strerror(errno));
+		return 0;
+	}
+	if (pt_write_all(w->fd, p, n) < 0)
+		return pt_fail(err, "writing block device: %s",
+		    strerror(errno));
+	return 0;
+}
+
+static int
+writer_flush(block_writer *w, pt_err *err)
+{
+	if (w->buflen > 0 && write_data(w, w->buf, w->buflen, err) < 0)
+		return -1;
+	w->buflen = 0;
+	return 0;
+}
+
 static int
 writer_raw(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 {
 	if ((int64_t)n > w->limit - w->written)
 		return pt_fail(err, "stream exceeds size");
-	if (pt_write_all(w->fd, p, n) < 0)
-		return pt_fail(err, "writing block device: %s",
-		    strerror(errno));
 	w->written += (int64_t)n;
+	if (w->buflen + n > IO_BUF && writer_flush(w, err) < 0)
+		return -1;
+	if (n >= IO_BUF)
+		return write_data(w, p, n, err);
+	memcpy(w->buf + w->buflen, p, n);
+	w->buflen += n;
 	return 0;
 }
 
@@ -280,7 +403,8 @@ writer_feed(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 	return 0;
 }
 
-/* Pads to the device size, syncs, renames over the device. */
+/* Pads to the device size (zeros), syncs, renames over the device and
+ * makes the rename durable. */
 static int
 writer_commit(block_writer *w, pt_err *err)
 {
@@ -288,59 +412,101 @@ writer_commit(block_writer *w, pt_err *err)
 		return pt_fail(err, "decompression failed: the zlib stream "
 		    "is truncated");
 	char path[PATH_MAX];
-	if (block_path(w->d, &w->name, path, sizeof(path), err) < 0)
+	if (block_path(w->d, &w->name, path, sizeof(path), err) < 0 ||
+	    writer_flush(w, err) < 0)
 		return -1;
 	if (ftruncate(w->fd, w->limit) < 0 || fsync(w->fd) < 0)
-		return pt_fail(err, "block device: %s", strerror(errno));
+		return pt_fail(err, "writing block device: %s",
+		    strerror(errno));
 	if (rename(w->tmp, path) < 0)
 		return pt_fail(err, "replacing %s: %s", path, strerror(errno));
 	close(w->fd);
 	w->fd = -1;
-	if (w->zinit)
-		inflateEnd(&w->zs);
-	w->zinit = false;
+	writer_abort(w);  /* frees the rest; the file is in place */
+	pt_err e = {{0}};
+	if (pt_fsync_parent(path, &e) < 0)
+		log_warn("%s: %s", w->name.text, e.msg);
 	return 0;
 }
 
-/* ---- commands ---- */
+/* ---- replies ---- */
 
+/* A refused command: the failure reply, the event, the end of the
+ * conversation. */
 static void
-finish_fail(pt_conn *c, const pt_header *h, const char *fmt, const char *s)
+refuse(pt_conn *c, const pt_header *h, const char *command, const char *msg)
 {
-	conn_reply_failure(c, h, fmt, s);
+	conn_reply_failure(c, h, "%s", msg);
+	ev_refused(c->d, &h->name, command, msg);
 	conn_finish(c, false);
 }
+
+/* The same for an upload: the raw frames that follow the command are
+ * read and dropped up to the terminator, so that closing does not reset
+ * the connection under the reply. */
+static void
+refuse_upload(pt_conn *c, const pt_header *h, const char *command,
+    const char *msg)
+{
+	conn_reply_failure(c, h, "%s", msg);
+	ev_refused(c->d, &h->name, command, msg);
+	conn_discard_upload(c);
+}
+
+static void
+succeed(pt_conn *c, const pt_header *h, const char *msg)
+{
+	conn_reply_string(c, h, msg);
+	conn_finish(c, false);
+}
+
+static void
+event_created(pt_daemon *d, const pt_name *name, int64_t size_mb)
+{
+	log_info("%s: block device added (%lld MB)", name->text,
+	    (long long)size_mb);
+	pt_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = PT_EV_BLOCK_CREATED;
+	e.name = *name;
+	e.size_mb = size_mb;
+	ev_record(d, &e);
+}
+
+/* ---- info, add, remove ---- */
+
+typedef struct {
+	const pt_name *req;
+	pt_buf *list;
+} info_ctx;
 
 static int
 collect_block(const pt_name *name, int64_t size_mb, bool in_use, void *ctx)
 {
-	void **v = ctx;
-	pt_arena *a = v[0];
-	const pt_name *req = v[1];
-	pt_buf *list = v[2];
+	info_ctx *ic = ctx;
 	pt_block_entry e = {.size_mb = size_mb, .active = in_use};
-	if (req->has_label)
+	/* A path query lists names relative to it (§4.3, §6.6). */
+	if (ic->req->has_label ||
+	    pt_name_drop_prefix(ic->req, name, &e.name) < 0)
 		e.name = *name;
-	else if (pt_name_drop_prefix(req, name, &e.name) < 0)
-		e.name = *name;
-	(void)a;
-	return pt_buf_append(list, &e, sizeof(e)) < 0 ? 1 : 0;
+	return pt_buf_append(ic->list, &e, sizeof(e)) < 0 ? 1 : 0;
 }
 
 static void
 block_info(pt_conn *c, const pt_header *h)
 {
 	pt_buf list = {0};
-	void *ctx[3] = {NULL, (void *)&h->name, &list};
-	pt_res_foreach_block(c->d->res, &h->name, collect_block, ctx);
+	info_ctx ic = {&h->name, &list};
+	pt_res_foreach_block(c->d->res, &h->name, collect_block, &ic);
 	if (list.oom) {
-		conn_reply_failure(c, h, "block info: out of memory");
-	} else {
-		pt_success s = {.kind = PT_OK_BLOCK_DEVICES};
-		s.u.blocks.n = list.len / sizeof(pt_block_entry);
-		s.u.blocks.v = (pt_block_entry *)(void *)list.data;
-		conn_reply(c, h, &s);
+		pt_buf_free(&list);
+		refuse(c, h, "block info", "block info: out of memory");
+		return;
 	}
+	pt_success s = {.kind = PT_OK_BLOCK_DEVICES};
+	s.u.blocks.n = list.len / sizeof(pt_block_entry);
+	s.u.blocks.v = (pt_block_entry *)(void *)list.data;
+	conn_reply(c, h, &s);
 	pt_buf_free(&list);
 	conn_finish(c, false);
 }
@@ -354,8 +520,8 @@ block_create(pt_daemon *d, const pt_name *name, int64_t size_mb,
 		return pt_fail(err, "%s is a path, a block device needs a "
 		    "name", name->text);
 	if (size_mb <= 0 || size_mb > INT64_MAX / MB)
-		return pt_fail(err, "block device size must be positive "
-		    "(%lld MB requested)", (long long)size_mb);
+		return pt_fail(err, "block device size must be a positive "
+		    "number of MB (%lld requested)", (long long)size_mb);
 	int64_t cur;
 	bool in_use;
 	if (pt_res_block(d->res, name, &cur, &in_use) == 0)
@@ -389,8 +555,9 @@ block_create(pt_daemon *d, const pt_name *name, int64_t size_mb,
 		unlink(path);
 		return -1;
 	}
-	log_info("%s: block device added (%lld MB)", name->text,
-	    (long long)size_mb);
+	pt_err e = {{0}};
+	if (pt_fsync_parent(path, &e) < 0)
+		log_warn("%s: %s", name->text, e.msg);
 	return 0;
 }
 
@@ -412,12 +579,12 @@ static void
 block_add(pt_conn *c, const pt_header *h, int64_t size_mb)
 {
 	pt_err err = {{0}};
-	if (block_create(c->d, &h->name, size_mb, &err) < 0)
-		finish_fail(c, h, "%s", err.msg);
-	else {
-		conn_reply_string(c, h, "added block device");
-		conn_finish(c, false);
+	if (block_create(c->d, &h->name, size_mb, &err) < 0) {
+		refuse(c, h, "block add", err.msg);
+		return;
 	}
+	event_created(c->d, &h->name, size_mb);
+	succeed(c, h, "added block device");
 }
 
 static void
@@ -430,27 +597,38 @@ block_remove(pt_conn *c, const pt_header *h)
 	pt_err err = {{0}};
 	if (!h->name.has_label ||
 	    pt_res_block(d->res, &h->name, &size, &in_use) < 0) {
-		finish_fail(c, h, "%s", "remove block: not found");
+		refuse(c, h, "block remove", "remove block: not found");
 		return;
 	}
 	if (in_use || block_busy(&h->name)) {
-		finish_fail(c, h, "%s", "remove block: is in use");
+		refuse(c, h, "block remove", "remove block: is in use");
 		return;
 	}
-	if (block_path(d, &h->name, path, sizeof(path), &err) < 0 ||
-	    pt_res_remove_block(d->res, &h->name, &err) < 0) {
-		finish_fail(c, h, "remove block: %s", err.msg);
+	if (block_path(d, &h->name, path, sizeof(path), &err) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "remove block: %s", err.msg);
+		refuse(c, h, "block remove", msg);
 		return;
 	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_err("%s: removing %s: %s", h->name.text, path,
+	/* The file first: a device whose file could not be removed stays
+	 * registered, rather than becoming a file nobody accounts for. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		char msg[PATH_MAX + 64];
+		snprintf(msg, sizeof(msg), "remove block: %s: %s", path,
 		    strerror(errno));
+		refuse(c, h, "block remove", msg);
+		return;
+	}
+	if (pt_res_remove_block(d->res, &h->name, &err) < 0)
+		log_err("%s: removing block device: %s", h->name.text,
+		    err.msg);
 	log_info("%s: block device removed", h->name.text);
-	conn_reply_string(c, h, "removed block");
-	conn_finish(c, false);
+	ev_name(d, PT_EV_BLOCK_REMOVED, &h->name);
+	succeed(c, h, "removed block");
 }
 
-/* Legacy commands carry the data inline. */
+/* ---- legacy commands: the data inline in the message ---- */
+
 static int
 write_inline(pt_daemon *d, const pt_name *name, int64_t size_mb,
     bool compressed, const pt_blob *data, pt_err *err)
@@ -461,6 +639,9 @@ write_inline(pt_daemon *d, const pt_name *name, int64_t size_mb,
 	if (writer_feed(&w, data->data, data->len, err) < 0 ||
 	    writer_commit(&w, err) < 0) {
 		writer_abort(&w);
+		/* §8.2 names the legacy failure so. */
+		if (strcmp(err->msg, "stream exceeds size") == 0)
+			pt_fail(err, "data exceeds block size");
 		return -1;
 	}
 	return 0;
@@ -471,7 +652,7 @@ block_add_old(pt_conn *c, const pt_header *h, const pt_block_add_old *o)
 {
 	pt_err err = {{0}};
 	if (block_create(c->d, &h->name, o->size_mb, &err) < 0) {
-		finish_fail(c, h, "%s", err.msg);
+		refuse(c, h, "block add-old", err.msg);
 		return;
 	}
 	if (o->has_data && write_inline(c->d, &h->name, o->size_mb,
@@ -481,14 +662,13 @@ block_add_old(pt_conn *c, const pt_header *h, const pt_block_add_old *o)
 		if (block_path(c->d, &h->name, path, sizeof(path), NULL) == 0)
 			unlink(path);
 		pt_res_remove_block(c->d->res, &h->name, NULL);
-		if (strcmp(err.msg, "stream exceeds size") == 0)
-			finish_fail(c, h, "%s", "data exceeds block size");
-		else
-			finish_fail(c, h, "%s", err.msg);
+		refuse(c, h, "block add-old", err.msg);
 		return;
 	}
-	conn_reply_string(c, h, "added block device");
-	conn_finish(c, false);
+	event_created(c->d, &h->name, o->size_mb);
+	if (o->has_data)
+		ev_name(c->d, PT_EV_BLOCK_SET, &h->name);
+	succeed(c, h, "added block device");
 }
 
 static void
@@ -499,11 +679,42 @@ block_set_old(pt_conn *c, const pt_header *h, const pt_block_set_old *o)
 	if (block_available(c->d, &h->name, "set block", &size, &err) < 0 ||
 	    write_inline(c->d, &h->name, size, o->compressed, &o->data,
 	    &err) < 0) {
-		finish_fail(c, h, "%s", err.msg);
+		refuse(c, h, "block set-old", err.msg);
 		return;
 	}
-	conn_reply_string(c, h, "set block device");
-	conn_finish(c, false);
+	ev_name(c->d, PT_EV_BLOCK_SET, &h->name);
+	succeed(c, h, "set block device");
+}
+
+/* Reads the whole device (size bytes) into a heap buffer, compressed at
+ * `level` (> 0) or not. */
+static int
+read_whole(pt_daemon *d, const pt_name *name, int64_t size, int64_t level,
+    uint8_t **out, size_t *n, pt_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL;
+	size_t len;
+	if (block_path(d, name, path, sizeof(path), err) < 0 ||
+	    pt_read_file(path, (size_t)size, &data, &len, err) < 0)
+		return -1;
+	if (level == 0) {
+		*out = data;
+		*n = len;
+		return 0;
+	}
+	uLongf bound = compressBound((uLong)len);
+	uint8_t *z = malloc(bound);
+	if (z == NULL || compress2(z, &bound, data, (uLong)len,
+	    level > 9 ? 9 : (int)level) != Z_OK) {
+		free(z);
+		free(data);
+		return pt_fail(err, "compression failed");
+	}
+	free(data);
+	*out = z;
+	*n = bound;
+	return 0;
 }
 
 static void
@@ -512,43 +723,31 @@ block_dump_old(pt_conn *c, const pt_header *h, int64_t level)
 	pt_daemon *d = c->d;
 	pt_err err = {{0}};
 	int64_t size;
-	char path[PATH_MAX];
 	if (block_available(d, &h->name, "dump block", &size, &err) < 0) {
-		finish_fail(c, h, "%s", err.msg);
+		refuse(c, h, "block dump-old", err.msg);
 		return;
 	}
-	if ((size_t)size * MB > d->o.max_frame / 2) {
-		finish_fail(c, h, "%s", "dump block: the device is too large "
-		    "for the legacy dump, use dump");
+	/* One message carries it all: it must fit a frame the client
+	 * accepts, and petreld's own frame limit is the bound it keeps. */
+	if (level < 0 || (uint64_t)size * MB > d->o.max_frame / 2) {
+		refuse(c, h, "block dump-old", level < 0 ? "dump block: "
+		    "negative compression level" : "dump block: the device "
+		    "is too large for the legacy dump, use dump");
 		return;
 	}
-	uint8_t *data = NULL, *z = NULL;
-	size_t n, zn;
-	bool compressed = level > 0;
-	if (block_path(d, &h->name, path, sizeof(path), &err) < 0 ||
-	    pt_read_file(path, (size_t)size * MB, &data, &n, &err) < 0) {
-		finish_fail(c, h, "dump block: %s", err.msg);
+	uint8_t *data = NULL;
+	size_t n = 0;
+	if (read_whole(d, &h->name, size * MB, level, &data, &n, &err) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "dump block: %s", err.msg);
+		refuse(c, h, "block dump-old", msg);
 		return;
-	}
-	if (compressed) {
-		uLongf bound = compressBound((uLong)n);
-		z = malloc(bound);
-		if (z == NULL || compress2(z, &bound, data, (uLong)n,
-		    level > 9 ? 9 : (int)level) != Z_OK) {
-			free(z);
-			free(data);
-			finish_fail(c, h, "%s", "dump block: compression "
-			    "failed");
-			return;
-		}
-		zn = bound;
 	}
 	pt_success s = {.kind = PT_OK_OLD_BLOCK_IMAGE};
-	s.u.image.compressed = compressed;
-	s.u.image.data.data = compressed ? z : data;
-	s.u.image.data.len = compressed ? zn : n;
+	s.u.image.compressed = level > 0;
+	s.u.image.data.data = data;
+	s.u.image.data.len = n;
 	conn_reply(c, h, &s);
-	free(z);
 	free(data);
 	conn_finish(c, false);
 }
@@ -565,8 +764,8 @@ set_close(pt_conn *c)
 {
 	set_stream *s = c->stream.ctx;
 	if (!s->done)
-		log_info("%s: block set aborted, old content kept",
-		    s->w.name.text);
+		log_info("%s: block set aborted after %lld bytes, old content "
+		    "kept", s->w.name.text, (long long)s->w.written);
 	writer_abort(&s->w);
 	busy_clear(&s->w.name);
 	free(s);
@@ -576,8 +775,9 @@ static int
 set_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 {
 	set_stream *s = c->stream.ctx;
+	pt_daemon *d = c->d;
 	pt_err err = {{0}};
-	pt_header h = s->w.h;
+	pt_header h = s->w.h;  /* s goes away with the stream */
 	if (!end) {
 		if (writer_feed(&s->w, p, n, &err) == 0)
 			return 0;
@@ -585,12 +785,16 @@ set_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 		s->done = true;
 		log_info("%s: block device set (%lld bytes)", h.name.text,
 		    (long long)s->w.written);
-		conn_reply_string(c, &h, "set block device");
-		conn_finish(c, false);  /* runs set_close */
-		return -1;
+		ev_name(d, PT_EV_BLOCK_SET, &h.name);
+		succeed(c, &h, "set block device");  /* runs set_close */
+		return 0;
 	}
-	conn_reply_failure(c, &h, "%s", err.msg);
-	conn_discard_upload(c);  /* runs set_close */
+	/* Runs set_close. After the terminator there is nothing left to
+	 * drop. */
+	if (end)
+		refuse(c, &h, "block set", err.msg);
+	else
+		refuse_upload(c, &h, "block set", err.msg);
 	return 0;
 }
 
@@ -601,20 +805,22 @@ block_set(pt_conn *c, const pt_header *h, bool compressed)
 	int64_t size;
 	/* Refused at once, before any data is read (§8.4). */
 	if (block_available(c->d, &h->name, "set block", &size, &err) < 0) {
-		conn_reply_failure(c, h, "%s", err.msg);
-		conn_discard_upload(c);
+		refuse_upload(c, h, "block set", err.msg);
 		return;
 	}
 	set_stream *s = calloc(1, sizeof(*s));
-	if (s == NULL || busy_mark(&h->name) < 0) {
-		free(s);
-		finish_fail(c, h, "%s", "set block: out of memory");
+	if (s == NULL) {
+		refuse_upload(c, h, "block set", "set block: out of memory");
 		return;
 	}
-	if (writer_open(c->d, &s->w, &h->name, size, compressed, &err) < 0) {
-		busy_clear(&h->name);
+	if (writer_open(c->d, &s->w, &h->name, size, compressed, &err) < 0 ||
+	    busy_mark(&h->name) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "set block: %s", err.msg[0] ?
+		    err.msg : "out of memory");
+		writer_abort(&s->w);
 		free(s);
-		finish_fail(c, h, "set block: %s", err.msg);
+		refuse_upload(c, h, "block set", msg);
 		return;
 	}
 	s->w.h = *h;
@@ -632,7 +838,7 @@ typedef struct {
 	bool compressed;
 	bool zinit;
 	z_stream zs;
-	bool eof;
+	uint8_t buf[IO_BUF];
 } dump_stream;
 
 static void
@@ -678,46 +884,63 @@ dump_deflate(pt_conn *c, dump_stream *s, const uint8_t *p, size_t n,
 	return 0;
 }
 
+/* The end of the stream: the end marker, then a failure only if the
+ * device could not be read (§8.5). */
+static void
+dump_end(pt_conn *c, dump_stream *s, const char *failure)
+{
+	pt_header h = s->h;  /* s goes away with the stream */
+	pt_data end = {.kind = PT_DATA_BLOCK_END};
+	conn_send_data(c, &h, &end);
+	if (failure != NULL) {
+		conn_reply_failure(c, &h, "%s", failure);
+		ev_refused(c->d, &h.name, "block dump", failure);
+	}
+	conn_finish(c, false);  /* runs dump_close */
+}
+
+/* Sends the next pieces. Only once everything queued has gone: the
+ * connection's output buffer is reset only when it is empty, so topping
+ * it up while it drains would let it grow with the device. */
 static void
 dump_produce(pt_conn *c)
 {
 	dump_stream *s = c->stream.ctx;
-	pt_header h = s->h;
-	uint8_t buf[CHUNK];
-	while (!c->dead && conn_out_pending(c) < DUMP_HIGH_WATER) {
-		ssize_t r = read(s->fd, buf, sizeof(buf));
+	if (conn_out_pending(c) > 0)
+		return;
+	while (!c->dead && c->streaming &&
+	    conn_out_pending(c) < DUMP_HIGH_WATER) {
+		ssize_t r = read(s->fd, s->buf, sizeof(s->buf));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "dump block: reading: %s",
 			    strerror(errno));
-			pt_data end = {.kind = PT_DATA_BLOCK_END};
-			conn_send_data(c, &h, &end);
-			conn_reply_failure(c, &h, "%s", msg);
-			conn_finish(c, false);
+			dump_end(c, s, msg);
 			return;
 		}
 		if (r == 0) {
 			if (s->compressed && dump_deflate(c, s, NULL, 0,
-			    true) < 0)
-				log_err("%s: dump: deflate failed",
-				    h.name.text);
-			pt_data end = {.kind = PT_DATA_BLOCK_END};
-			conn_send_data(c, &h, &end);
-			conn_finish(c, false);  /* runs dump_close */
+			    true) < 0) {
+				dump_end(c, s, "dump block: compression "
+				    "failed");
+				return;
+			}
+			dump_end(c, s, NULL);
 			return;
 		}
 		if (s->compressed) {
-			if (dump_deflate(c, s, buf, (size_t)r, false) < 0) {
-				conn_reply_failure(c, &h, "%s", "dump block: "
-				    "compression failed");
-				conn_finish(c, false);
+			if (dump_deflate(c, s, s->buf, (size_t)r, false) < 0) {
+				dump_end(c, s, "dump block: compression "
+				    "failed");
 				return;
 			}
-		} else {
-			send_chunk(c, &h, buf, (size_t)r);
+			continue;
 		}
+		for (size_t off = 0; off < (size_t)r; off += CHUNK)
+			send_chunk(c, &s->h, s->buf + off,
+			    (size_t)r - off < CHUNK ? (size_t)r - off : CHUNK);
 	}
 }
 
@@ -729,40 +952,47 @@ block_dump(pt_conn *c, const pt_header *h, int64_t level)
 	int64_t size;
 	char path[PATH_MAX];
 	if (block_available(d, &h->name, "dump block", &size, &err) < 0) {
-		finish_fail(c, h, "%s", err.msg);
+		refuse(c, h, "block dump", err.msg);
+		return;
+	}
+	if (level < 0) {
+		refuse(c, h, "block dump", "dump block: negative compression "
+		    "level");
 		return;
 	}
 	dump_stream *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		finish_fail(c, h, "%s", "dump block: out of memory");
+		refuse(c, h, "block dump", "dump block: out of memory");
 		return;
 	}
 	s->name = h->name;
 	s->h = *h;
 	s->compressed = level > 0;
 	s->fd = -1;
-	if (block_path(d, &h->name, path, sizeof(path), &err) < 0 ||
-	    (s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		free(s);
-		finish_fail(c, h, "dump block: %s", err.msg[0] ? err.msg :
+	const char *why = NULL;
+	char msg[PATH_MAX + 64];
+	if (block_path(d, &h->name, path, sizeof(path), &err) < 0) {
+		snprintf(msg, sizeof(msg), "dump block: %s", err.msg);
+		why = msg;
+	} else if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(msg, sizeof(msg), "dump block: %s: %s", path,
 		    strerror(errno));
-		return;
+		why = msg;
+	} else if (s->compressed && deflateInit(&s->zs,
+	    level > 9 ? 9 : (int)level) != Z_OK) {
+		why = "dump block: zlib failed";
+	} else {
+		s->zinit = s->compressed;
+		if (busy_mark(&h->name) < 0)
+			why = "dump block: out of memory";
 	}
-	if (s->compressed) {
-		if (deflateInit(&s->zs, level > 9 ? 9 : (int)level) != Z_OK) {
+	if (why != NULL) {
+		if (s->fd >= 0)
 			close(s->fd);
-			free(s);
-			finish_fail(c, h, "%s", "dump block: zlib failed");
-			return;
-		}
-		s->zinit = true;
-	}
-	if (busy_mark(&h->name) < 0) {
-		close(s->fd);
 		if (s->zinit)
 			deflateEnd(&s->zs);
 		free(s);
-		finish_fail(c, h, "%s", "dump block: out of memory");
+		refuse(c, h, "block dump", why);
 		return;
 	}
 	pt_success ok = {.kind = PT_OK_BLOCK_IMAGE};
@@ -805,7 +1035,7 @@ block_cmd(pt_conn *c, const pt_wire *w)
 		block_set(c, h, cmd->u.compressed);
 		return;
 	default:
-		finish_fail(c, h, "%s", "unknown command");
+		refuse(c, h, "block", "unknown command");
 		return;
 	}
 }
