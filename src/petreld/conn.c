@@ -345,6 +345,16 @@ conn_reply_string(pt_conn *c, const pt_header *h, const char *text)
 	conn_reply(c, h, &s);
 }
 
+static void
+send_failure(pt_conn *c, const pt_header *h, const char *msg)
+{
+	log_info("%s: failure: %s", h->name.text, msg);
+	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_FAILURE};
+	w.u.failure.s = msg;
+	w.u.failure.len = strlen(msg);
+	conn_append_wire(c, &w);
+}
+
 void
 conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
 {
@@ -353,11 +363,19 @@ conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_info("%s: failure: %s", h->name.text, msg);
-	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_FAILURE};
-	w.u.failure.s = msg;
-	w.u.failure.len = strlen(msg);
-	conn_append_wire(c, &w);
+	send_failure(c, h, msg);
+}
+
+void
+conn_refuse(pt_conn *c, const pt_header *h, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_failure(c, h, msg);
+	ev_refused(c->d, &h->name, c->cmd != NULL ? c->cmd : "unknown", msg);
 }
 
 void
@@ -405,6 +423,26 @@ conn_release(pt_conn *c)
 }
 
 void
+conn_grab(pt_conn *c)
+{
+	conn_ref(c);
+}
+
+void
+conn_drop(pt_conn *c)
+{
+	conn_unref(c);
+}
+
+void
+conn_abort(pt_conn *c)
+{
+	conn_ref(c);
+	conn_shutdown(c);
+	conn_unref(c);
+}
+
+void
 conn_set_stream(pt_conn *c, const pt_stream *s)
 {
 	c->stream = *s;
@@ -437,10 +475,6 @@ conn_discard_upload(pt_conn *c)
 void
 conn_close_all(pt_daemon *d)
 {
-	while (d->conns != NULL) {
-		pt_conn *c = d->conns;
-		conn_ref(c);
-		conn_shutdown(c);
-		conn_unref(c);
-	}
+	while (d->conns != NULL)
+		conn_abort(d->conns);
 }

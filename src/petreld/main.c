@@ -40,6 +40,15 @@ static const char usage_text[] =
 "  --restart-backoff-ms MS  first delay before restarting a failed\n"
 "                        unikernel (default 1000); it doubles up to 60 s and\n"
 "                        resets after 60 s of stable running\n"
+"  --logdir DIR          the event log <DIR>/events, rotated to events.1\n"
+"                        and events.2 (default /var/log/petrel)\n"
+"  --events-max-kb N     rotate the events file beyond N KiB (default\n"
+"                        10240)\n"
+"  --events-ring N       events kept in memory for `log` subscribers\n"
+"                        (default 4096)\n"
+"  --no-console          do not tell petrel-console about unikernels\n"
+"                        (<tmpdir>/util/console.sock); by default petreld\n"
+"                        does, and reconnects whenever it comes back\n"
 "  --help                this text\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
@@ -47,7 +56,8 @@ static const char usage_text[] =
 
 enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
-	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP,
+	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP, OPT_LOGDIR,
+	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE,
 };
 
 int64_t
@@ -91,6 +101,10 @@ parse_options(int argc, char **argv, pt_opts *o)
 		{"max-frame-mb", required_argument, NULL, OPT_MAX_FRAME},
 		{"restart-backoff-ms", required_argument, NULL, OPT_BACKOFF},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"logdir", required_argument, NULL, OPT_LOGDIR},
+		{"events-max-kb", required_argument, NULL, OPT_EVENTS_MAX},
+		{"events-ring", required_argument, NULL, OPT_EVENTS_RING},
+		{"no-console", no_argument, NULL, OPT_NO_CONSOLE},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -134,6 +148,22 @@ parse_options(int argc, char **argv, pt_opts *o)
 			if (parse_num(optarg, 1, 3600000, &v) < 0)
 				goto bad;
 			o->backoff_base_ms = (int64_t)v;
+			break;
+		case OPT_LOGDIR:
+			o->logdir = optarg;
+			break;
+		case OPT_EVENTS_MAX:
+			if (parse_num(optarg, 4, 1 << 20, &v) < 0)
+				goto bad;
+			o->events_max_bytes = (size_t)v << 10;
+			break;
+		case OPT_EVENTS_RING:
+			if (parse_num(optarg, 1, 1000000, &v) < 0)
+				goto bad;
+			o->events_ring = (size_t)v;
+			break;
+		case OPT_NO_CONSOLE:
+			o->no_console = true;
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -212,6 +242,15 @@ setup_resources(pt_daemon *d, pt_err *err)
 	return block_load(d, err);
 }
 
+static int
+record_startup(pt_daemon *d)
+{
+	pt_name root;
+	pt_name_root(&root);
+	ev_name(d, PT_EV_STARTUP, &root);
+	return 0;
+}
+
 void
 daemon_check_shutdown(pt_daemon *d)
 {
@@ -265,8 +304,10 @@ teardown(pt_daemon *d)
 {
 	listener_stop(d);
 	conn_close_all(d);
+	console_link_stop(d);
 	while (d->uks != NULL)
 		uk_free(d, d->uks);
+	ev_close(d);
 	for (size_t i = 0; i < 3; i++)
 		if (d->sig_ev[i] != NULL)
 			event_free(d->sig_ev[i]);
@@ -293,6 +334,9 @@ main(int argc, char **argv)
 		.backoff_base_ms = 1000,
 		.backoff_max_ms = 60000,
 		.stable_ms = 60000,
+		.logdir = "/var/log/petrel",
+		.events_max_bytes = 10u << 20,
+		.events_ring = 4096,
 	};
 	if (parse_options(argc, argv, &d->o) < 0)
 		return 2;
@@ -304,9 +348,16 @@ main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		return 1;
 	}
+	/* The socket is bound before anything else is touched: a second
+	 * petreld for the same tmpdir refuses here ("already running"),
+	 * before it reads or writes the events, the block devices or the
+	 * state, and before it starts any unikernel. Clients that connect
+	 * meanwhile wait in the backlog until the state is loaded. */
 	if (setup_dirs(d, &err) < 0 || setup_signals(d, &err) < 0 ||
-	    listener_open(d, &err) < 0 || setup_resources(d, &err) < 0 ||
-	    persist_load(d, &err) < 0 || listener_start(d, &err) < 0) {
+	    listener_open(d, &err) < 0 || ev_open(d, &err) < 0 ||
+	    record_startup(d) < 0 || console_link_start(d, &err) < 0 ||
+	    setup_resources(d, &err) < 0 || persist_load(d, &err) < 0 ||
+	    listener_start(d, &err) < 0) {
 		log_err("%s", err.msg);
 		/* Whatever was started from the state must not outlive us. */
 		d->shutting_down = true;

@@ -57,7 +57,14 @@ typedef struct {
 	int64_t backoff_base_ms;   /* first restart delay */
 	int64_t backoff_max_ms;    /* cap */
 	int64_t stable_ms;         /* a run this long resets the backoff */
+	const char *logdir;        /* the events file (docs/eventlog.md) */
+	size_t events_max_bytes;   /* rotate the events file beyond this */
+	size_t events_ring;        /* events held in memory */
+	bool no_console;           /* do not talk to petrel-console */
 } pt_opts;
+
+typedef struct pt_evlog pt_evlog;
+typedef struct pt_console_link pt_console_link;
 
 struct pt_daemon {
 	pt_opts o;
@@ -81,6 +88,9 @@ struct pt_daemon {
 	pt_server *server;         /* the accept loop (src/daemon) */
 	pt_conn *conns;
 	size_t nconns;
+
+	pt_evlog *evlog;           /* events.c */
+	pt_console_link *console;  /* console_link.c; NULL: disabled */
 
 	struct event *sig_ev[3];   /* SIGTERM, SIGINT, SIGCHLD */
 	bool shutting_down;
@@ -116,6 +126,7 @@ struct pt_conn {
 	bool dead;         /* socket gone; struct freed when refs drop */
 	bool streaming;    /* hooks installed */
 	pt_stream stream;
+	const char *cmd;   /* the command being handled, for refusals */
 };
 
 void conn_accepted(pt_daemon *d, int fd);
@@ -124,6 +135,10 @@ void conn_close_all(pt_daemon *d);
 void conn_reply(pt_conn *c, const pt_header *h, const pt_success *s);
 void conn_reply_string(pt_conn *c, const pt_header *h, const char *text);
 void conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A failure reply that also records the refusal in the event log, named
+ * after the connection's current command (c->cmd). */
+void conn_refuse(pt_conn *c, const pt_header *h, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sends a data message (block dump). */
 void conn_send_data(pt_conn *c, const pt_header *h, const pt_data *dt);
@@ -134,6 +149,13 @@ void conn_finish(pt_conn *c, bool keep_open);
 void conn_hold(pt_conn *c);
 void conn_release(pt_conn *c);
 size_t conn_out_pending(const pt_conn *c);
+/* Keeps the struct alive across calls that may close the connection
+ * (from outside its own callbacks, e.g. while feeding a subscriber). */
+void conn_grab(pt_conn *c);
+void conn_drop(pt_conn *c);
+/* Closes at once, dropping unsent output (a subscriber that is dropped
+ * must not linger until a stalled peer reads). */
+void conn_abort(pt_conn *c);
 void conn_set_stream(pt_conn *c, const pt_stream *s);
 /* After a refused or failed upload: the reply is queued; the rest of the
  * upload is read and dropped up to its terminator, then the connection
@@ -203,6 +225,12 @@ struct pt_uk {
 	bool has_fifo;
 	bool has_image;
 	bool ran_with_name;        /* this run had --name= injected */
+	/* Recorded with the next successful launch (created, force-created,
+	 * restarted), before its `started`. */
+	bool has_launch_event;
+	pt_event_kind launch_event;
+	bool console_refused;      /* petrel-console refused this run's add:
+	                              not re-added on reconnects */
 	int64_t backoff_ms;        /* next restart delay */
 	pt_uk_gone_fn on_gone;     /* who decides after a stop */
 	void *gone_ctx;
@@ -233,7 +261,11 @@ void uk_prep_discard(pt_uk_prep *p);
 pt_uk *uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg);
 void uk_register(pt_daemon *d, pt_uk *uk);
 void uk_free(pt_daemon *d, pt_uk *uk);  /* unlinks from the registry */
-/* Steps 5-7: image, FIFO, taps, spawn. Consumes p (success or not). */
+/* What the next successful launch of uk records before `started`:
+ * created, force-created or restarted. */
+void uk_set_launch_event(pt_uk *uk, pt_event_kind kind);
+/* Steps 5-7: image, FIFO, taps, console add, spawn. Consumes p (success
+ * or not). */
 int uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err);
 /* prepare + launch from the stored image and uk's config. */
 int uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err);
@@ -288,6 +320,31 @@ void ev_name(pt_daemon *d, pt_event_kind kind, const pt_name *name);
 /* A refused command, with the failure text sent to the client. */
 void ev_refused(pt_daemon *d, const pt_name *name, const char *command,
     const char *reason);
+
+/* Opens <logdir> and its events file, and reads the events kept there
+ * back into the ring (bounded; it stops at the first bad frame). Trouble
+ * with the files is logged, never fatal: the log then lives in memory
+ * until the file can be opened. -1 only when out of memory. */
+int ev_open(pt_daemon *d, pt_err *err);
+void ev_close(pt_daemon *d);
+/* `log subscribe` (PT_CMD_LOG_SUBSCRIBE): the history, then with follow
+ * new events, as data [2] with the request header. */
+void ev_cmd_subscribe(pt_conn *c, const pt_header *h,
+    const pt_log_subscribe *s);
+/* SHA-256 of the DER UnikernelConfig with an empty image: the digest of
+ * created / force-created. */
+void ev_config_digest(const pt_ukconfig *cfg, uint8_t out[32]);
+
+/* ---- console_link.c: petreld's side of petrel-console (§8.3) ---- */
+
+/* Connects to <tmpdir>/util/console.sock unless --no-console; while
+ * petrel-console is away, reconnects on a capped backoff timer and then
+ * re-adds every running unikernel. */
+int console_link_start(pt_daemon *d, pt_err *err);
+void console_link_stop(pt_daemon *d);
+/* `console add n` for a unikernel about to be exec'd (its FIFO exists).
+ * Never fails the launch: petreld runs without petrel-console. */
+void console_link_add(pt_daemon *d, pt_uk *uk);
 
 /* ---- main.c ---- */
 

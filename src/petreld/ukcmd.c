@@ -31,10 +31,11 @@ reply_and_close(pt_conn *c, const pt_header *h, const char *text)
 	conn_finish(c, false);
 }
 
+/* A refused command: the reply, the event, the end of the conversation. */
 static void
 fail_and_close(pt_conn *c, const pt_header *h, const char *msg)
 {
-	conn_reply_failure(c, h, "%s", msg);
+	conn_refuse(c, h, "%s", msg);
 	conn_finish(c, false);
 }
 
@@ -117,10 +118,10 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	if (uk_prepare(d, name, cfg, &cfg->image, old ? name : NULL, &p,
 	    &err) < 0) {
 		if (old != NULL)
-			conn_reply_failure(c, h, "%s (the previous unikernel "
+			conn_refuse(c, h, "%s (the previous unikernel "
 			    "was not touched and keeps running)", err.msg);
 		else
-			conn_reply_failure(c, h, "%s", err.msg);
+			conn_refuse(c, h, "%s", err.msg);
 		conn_finish(c, false);
 		return;
 	}
@@ -130,6 +131,7 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 		fail_and_close(c, h, "out of memory");
 		return;
 	}
+	uk_set_launch_event(uk, force ? PT_EV_FORCE_CREATED : PT_EV_CREATED);
 	if (old != NULL) {
 		replace(c, h, old, uk, &p);
 		return;
@@ -149,6 +151,7 @@ destroy_gone(pt_daemon *d, pt_uk *uk, void *arg)
 {
 	destroy_ctx *x = arg;
 	log_info("%s: destroyed", uk->name.text);
+	ev_name(d, PT_EV_DESTROYED, &uk->name);
 	uk_forget(d, uk);
 	reply_and_close(x->c, &x->h, "destroyed unikernel");
 	pt_conn *c = x->c;
@@ -170,6 +173,7 @@ uk_cmd_destroy(pt_conn *c, const pt_header *h)
 		uk_cancel_backoff(uk);
 		log_info("%s: destroyed while waiting for its restart",
 		    uk->name.text);
+		ev_name(d, PT_EV_DESTROYED, &uk->name);
 		uk_forget(d, uk);
 		reply_and_close(c, h, "destroyed: removed from restarting");
 		return;
@@ -178,6 +182,7 @@ uk_cmd_destroy(pt_conn *c, const pt_header *h)
 		    "stopped");
 		return;
 	case UK_STOPPED:
+		ev_name(d, PT_EV_DESTROYED, &uk->name);
 		uk_forget(d, uk);
 		reply_and_close(c, h, "destroyed unikernel");
 		return;
@@ -220,13 +225,14 @@ uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r)
 	pt_uk_prep p;
 	pt_uk *next = NULL;
 	if (uk_prepare(d, &h->name, &cfg, NULL, &h->name, &p, &err) < 0) {
-		conn_reply_failure(c, h, "restart: %s (the unikernel was not "
+		conn_refuse(c, h, "restart: %s (the unikernel was not "
 		    "touched)", err.msg);
 		conn_finish(c, false);
 	} else if ((next = uk_new(d, &h->name, &cfg)) == NULL) {
 		uk_prep_discard(&p);
 		fail_and_close(c, h, "out of memory");
 	} else {
+		uk_set_launch_event(next, PT_EV_RESTARTED);
 		replace(c, h, old, next, &p);
 	}
 	pt_arena_free(&a);

@@ -451,16 +451,97 @@ out:
 	return r;
 }
 
+/* `started`: pid, taps, the block devices (full names, as the block
+ * commands name them) and the image's digest. */
+static void
+record_started(pt_daemon *d, const pt_uk *uk)
+{
+	pt_arena a = {0};
+	pt_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = PT_EV_STARTED;
+	e.name = uk->name;
+	e.pid = uk->pid;
+	e.digest.data = uk->digest;
+	e.digest.len = sizeof(uk->digest);
+	e.taps = pt_arena_calloc(&a, uk->ntaps + 1, sizeof(*e.taps));
+	e.blocks = pt_arena_calloc(&a, uk->cfg.nblocks + 1,
+	    sizeof(*e.blocks));
+	if (e.taps == NULL || e.blocks == NULL) {
+		log_err("%s: started event: out of memory", uk->name.text);
+		pt_arena_free(&a);
+		return;
+	}
+	for (size_t i = 0; i < uk->ntaps; i++) {
+		e.taps[i].s = uk->taps[i];
+		e.taps[i].len = strlen(uk->taps[i]);
+	}
+	e.ntaps = uk->ntaps;
+	pt_name path;
+	pt_name_path(&uk->name, &path);
+	for (size_t i = 0; i < uk->cfg.nblocks; i++) {
+		pt_text dev = ukcfg_device(&uk->cfg.blocks[i]);
+		pt_name bname;
+		char *text;
+		if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+		    NULL) < 0 || (text = pt_arena_strndup(&a, bname.text,
+		    bname.len)) == NULL)
+			continue;
+		e.blocks[e.nblocks].s = text;
+		e.blocks[e.nblocks].len = bname.len;
+		e.nblocks++;
+	}
+	ev_record(d, &e);
+	pt_arena_free(&a);
+}
+
+/* What this launch is for (created, force-created, restarted), then
+ * `started`. */
+static void
+record_launch(pt_daemon *d, pt_uk *uk)
+{
+	if (uk->has_launch_event) {
+		pt_event e;
+		memset(&e, 0, sizeof(e));
+		uint8_t digest[32];
+		e.kind = uk->launch_event;
+		e.name = uk->name;
+		if (e.kind == PT_EV_CREATED || e.kind == PT_EV_FORCE_CREATED) {
+			ev_config_digest(&uk->cfg, digest);
+			e.digest.data = digest;
+			e.digest.len = sizeof(digest);
+		}
+		ev_record(d, &e);
+	}
+	uk->has_launch_event = false;
+	record_started(d, uk);
+}
+
+void
+uk_set_launch_event(pt_uk *uk, pt_event_kind kind)
+{
+	uk->has_launch_event = true;
+	uk->launch_event = kind;
+}
+
 int
 uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
 {
 	char img[PATH_MAX], fifo[PATH_MAX];
 	if (launch_files(d, uk, p, img, fifo, err) < 0 ||
 	    launch_resources(d, uk, err) < 0 ||
-	    launch_taps(uk, err) < 0 ||
-	    launch_process(d, uk, p, img, fifo, err) < 0) {
+	    launch_taps(uk, err) < 0) {
 		uk_release_runtime(d, uk);
 		uk_prep_discard(p);
+		uk->has_launch_event = false;
+		return -1;
+	}
+	/* petrel-console reads the FIFO before the tender runs (§8.3). */
+	console_link_add(d, uk);
+	if (launch_process(d, uk, p, img, fifo, err) < 0) {
+		uk_release_runtime(d, uk);
+		uk_prep_discard(p);
+		uk->has_launch_event = false;
 		return -1;
 	}
 	uk->state = UK_RUNNING;
@@ -481,6 +562,7 @@ uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
 	uk_prep_discard(p);
 	log_info("%s: started (pid %d, %s)", uk->name.text, (int)uk->pid,
 	    p->tender);
+	record_launch(d, uk);
 	return 0;
 }
 
@@ -586,6 +668,7 @@ restart_now(pt_daemon *d, pt_uk *uk, const char *why)
 {
 	pt_err err = {{0}};
 	log_info("%s: restarting (%s)", uk->name.text, why);
+	uk_set_launch_event(uk, PT_EV_RESTARTED);
 	if (uk_start_stored(d, uk, &err) < 0) {
 		log_err("%s: restart failed, giving up: %s", uk->name.text,
 		    err.msg);
@@ -606,6 +689,33 @@ schedule_restart(pt_daemon *d, pt_uk *uk)
 	uk->state = UK_BACKOFF;
 	log_info("%s: restart in %lld ms", uk->name.text, (long long)delay);
 	arm_timer(d, uk, delay);
+	pt_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = PT_EV_RESTART_SCHEDULED;
+	e.name = uk->name;
+	e.delay_ms = delay;
+	ev_record(d, &e);
+}
+
+static void
+record_exit(pt_daemon *d, const pt_uk *uk, int status)
+{
+	pt_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = PT_EV_EXITED;
+	e.name = uk->name;
+	e.pid = uk->pid;
+	if (WIFSIGNALED(status)) {
+		e.exit_kind = PT_EXIT_SIGNAL;
+		e.exit_value = WTERMSIG(status);
+	} else if (WIFSTOPPED(status)) {
+		e.exit_kind = PT_EXIT_STOP;
+		e.exit_value = WSTOPSIG(status);
+	} else {
+		e.exit_kind = PT_EXIT_CODE;
+		e.exit_value = WEXITSTATUS(status);
+	}
+	ev_record(d, &e);
 }
 
 static void
@@ -618,6 +728,7 @@ handle_exit(pt_daemon *d, pt_uk *uk, int status)
 		    WTERMSIG(status));
 	else
 		log_info("%s: exited with %d", uk->name.text, code);
+	record_exit(d, uk, status);
 	uk_release_runtime(d, uk);
 	if (uk->on_gone != NULL) {
 		pt_uk_gone_fn fn = uk->on_gone;
@@ -672,6 +783,9 @@ on_exit_event(evutil_socket_t fd, short what, void *arg)
 	reap(uk->d, uk);  /* may free uk */
 }
 
+/* Each unikernel's own pid, never waitpid(-1): other children of petreld
+ * (pt_tender_abi_version's probe of a tender) are reaped by whoever
+ * started them, and must not be stolen here. */
 void
 uk_reap_fallback(pt_daemon *d)
 {

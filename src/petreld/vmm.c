@@ -30,21 +30,29 @@ policy_add(pt_conn *c, const pt_header *h, const pt_policy *p)
 	/* The root policy may narrow the host, never widen it. */
 	if (pt_name_is_root(&path) &&
 	    pt_policy_is_smaller(p, d->host_root, &err) < 0) {
-		conn_reply_failure(c, h, "policy for %s exceeds the host's "
+		conn_refuse(c, h, "policy for %s exceeds the host's "
 		    "resources: %s", path.text, err.msg);
 		conn_finish(c, false);
 		return;
 	}
+	bool existed = pt_res_policy(d->res, &path) != NULL;
 	int r = pt_res_set_policy(d->res, &path, p, &err);
 	if (r < 0) {
-		conn_reply_failure(c, h, "%s", err.msg);
+		conn_refuse(c, h, "%s", err.msg);
 		conn_finish(c, false);
 		return;
 	}
 	if (r == 0) {
 		if (pt_name_is_root(&path))
 			d->root_by_operator = true;
-		log_info("%s: policy added", path.text);
+		log_info("%s: policy %s", path.text, existed ? "replaced" :
+		    "added");
+		pt_event e;
+		memset(&e, 0, sizeof(e));
+		e.kind = existed ? PT_EV_POLICY_REPLACED : PT_EV_POLICY_ADDED;
+		e.name = path;
+		e.policy = *p;
+		ev_record(d, &e);
 		persist_save(d);
 		conn_reply_string(c, h, "added policy");
 	} else {
@@ -62,9 +70,10 @@ policy_remove(pt_conn *c, const pt_header *h)
 	pt_err err = {{0}};
 	policy_path(h, &path);
 	if (pt_res_remove_policy(d->res, &path, &err) < 0) {
-		conn_reply_failure(c, h, "%s", err.msg);
+		conn_refuse(c, h, "%s", err.msg);
 	} else {
 		log_info("%s: policy removed", path.text);
+		ev_name(d, PT_EV_POLICY_REMOVED, &path);
 		persist_save(d);
 		conn_reply_string(c, h, "removed policy");
 	}
@@ -112,7 +121,7 @@ policy_info(pt_conn *c, const pt_header *h)
 	policy_list l = {.a = &a, .prefix = &path};
 	pt_res_foreach_policy(c->d->res, &path, collect_policy, &l);
 	if (l.oom) {
-		conn_reply_failure(c, h, "policy info: out of memory");
+		conn_refuse(c, h, "policy info: out of memory");
 	} else {
 		pt_success s = {.kind = PT_OK_POLICIES};
 		s.u.policies.n = l.n;
@@ -155,7 +164,7 @@ unikernel_info(pt_conn *c, const pt_header *h, pt_success_kind kind)
 		n++;
 	}
 	if (failed) {
-		conn_reply_failure(c, h, "info: out of memory");
+		conn_refuse(c, h, "info: out of memory");
 	} else {
 		pt_success s = {.kind = kind};
 		s.u.infos.n = n;
@@ -207,12 +216,12 @@ unikernel_get(pt_conn *c, const pt_header *h, int64_t level)
 {
 	pt_uk *uk = h->name.has_label ? uk_find(c->d, &h->name) : NULL;
 	if (uk == NULL) {
-		conn_reply_failure(c, h, "get: no unikernel found");
+		conn_refuse(c, h, "get: no unikernel found");
 		conn_finish(c, false);
 		return;
 	}
 	if (level < 0) {
-		conn_reply_failure(c, h, "get: invalid compression level %lld",
+		conn_refuse(c, h, "get: invalid compression level %lld",
 		    (long long)level);
 		conn_finish(c, false);
 		return;
@@ -222,7 +231,7 @@ unikernel_get(pt_conn *c, const pt_header *h, int64_t level)
 	bool compressed;
 	pt_err err = {{0}};
 	if (image_for_get(c->d, uk, level, &img, &n, &compressed, &err) < 0) {
-		conn_reply_failure(c, h, "get: %s", err.msg);
+		conn_refuse(c, h, "get: %s", err.msg);
 	} else {
 		pt_success s = {.kind = PT_OK_UNIKERNEL_IMAGE};
 		s.u.image.compressed = compressed;
@@ -252,8 +261,10 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 	const pt_header *h = &w->header;
 	const pt_command *cmd = &w->u.command;
 	log_command(w);
+	/* For the refused events of this command (conn_refuse). */
+	c->cmd = pt_cmd_kind_name(cmd->kind);
 	if (c->d->shutting_down) {
-		conn_reply_failure(c, h, "petreld is shutting down");
+		conn_refuse(c, h, "petreld is shutting down");
 		conn_finish(c, false);
 		return;
 	}
@@ -290,6 +301,9 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 	case PT_CMD_UK_RESTART:
 		uk_cmd_restart(c, h, &cmd->u.restart);
 		return;
+	case PT_CMD_LOG_SUBSCRIBE:
+		ev_cmd_subscribe(c, h, &cmd->u.log);
+		return;
 	case PT_CMD_BLOCK_INFO:
 	case PT_CMD_BLOCK_ADD:
 	case PT_CMD_BLOCK_REMOVE:
@@ -301,7 +315,7 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 		block_cmd(c, w);
 		return;
 	default:
-		conn_reply_failure(c, h, "unknown command");
+		conn_refuse(c, h, "unknown command");
 		conn_finish(c, false);
 		return;
 	}
