@@ -267,6 +267,8 @@ class Petreld:
         self.tmpdir = os.path.join(self.base, "run")
         self.dbdir = os.path.join(self.base, "db")
         self.sock = os.path.join(self.tmpdir, "util", "vmmd.sock")
+        # The event log (--logdir): private, never the host's /var/log.
+        self.evlogdir = os.path.join(self.base, "log")
         self.logdir = Path(logdir)
         self.logfile = self.logdir / ("petreld-%s.log" % os.path.basename(self.base))
         self.proc = None
@@ -290,6 +292,7 @@ class Petreld:
     def argv(self):
         return self.ns.exec_argv([
             need_binary(PETRELD_BIN), "--tmpdir", self.tmpdir, "--dbdir", self.dbdir,
+            "--logdir", self.evlogdir,
             "--grace-ms", str(self.grace_ms),
             "--restart-backoff-ms", str(self.backoff_ms), "-v"] + self.extra_args)
 
