@@ -1,0 +1,695 @@
+/*
+ * petreld create benchmark (issue 3):
+ *  a. the time from `petrel create` until the tender runs, against
+ *     exec'ing the same tender with the same argv directly (ratio, target
+ *     <= 1.2x). "Runs" is the same point in both cases: the unikernel's
+ *     first line (`print:ready`) can be read from its console (the FIFO
+ *     after a create; a pipe for the direct exec);
+ *  b. create+destroy cycles per second, through the client.
+ *
+ * petreld runs in a private directory (--tmpdir, --dbdir and --logdir if
+ * it has one) with the stand-in tender linked as <dbdir>/solo5-hvt and an
+ * image made by tests/tools/mkimage.py; no network devices, so no bridge
+ * or namespace is needed. Prints figures; never fails on timing. Every
+ * process it started and its directory are removed on the way out, error
+ * or not (a signal to the bench kills the processes but leaves the
+ * directory).
+ *
+ * usage: bench_create PETRELD PETREL TENDER PYTHON MKIMAGE [RUNS]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UK_NAME "bench"
+#define READY_LINE "ready"
+#define DEADLINE_S 20.0
+#define MAX_ARGS 64
+
+static char base[] = "/tmp/ptbc-XXXXXX";
+static bool have_base;
+/* Short paths: base is short, and the socket path must fit sun_path. */
+#define SHORT_PATH 64
+static char tmpdir[SHORT_PATH], dbdir[SHORT_PATH], logdir[SHORT_PATH];
+static char image[SHORT_PATH], client_out[SHORT_PATH], daemon_log[SHORT_PATH];
+static const char *petreld_bin, *petrel_bin, *tender_bin;
+/* Processes this program started that may still run. */
+static volatile pid_t daemon_pid = -1;
+static volatile pid_t direct_pid = -1;
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- cleaning up ---- */
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+/* Pids whose parent is `parent` (the tenders of petreld). */
+static size_t
+children_of(pid_t parent, pid_t *out, size_t cap)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0;
+	if (d == NULL)
+		return 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL && n < cap;) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold spaces. */
+		char *rp = strrchr(buf, ')');
+		char state;
+		long ppid;
+		if (rp != NULL && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 &&
+		    ppid == parent)
+			out[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Waits for pid with a deadline; true if it was reaped. Sleeps on a
+ * pidfd, so that the measured times are not rounded up to a polling
+ * interval; without pidfds it looks every millisecond. */
+static bool
+wait_deadline(pid_t pid, double seconds, int *status)
+{
+	double end = now() + seconds;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool reaped = false;
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid) {
+			reaped = true;
+			break;
+		}
+		if ((r < 0 && errno != EINTR) || now() > end)
+			break;
+		if (pidfd >= 0) {
+			struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+			int ms = (int)((end - now()) * 1000) + 1;
+			(void)poll(&pf, 1, ms > 0 ? ms : 0);
+		} else {
+			pause_ms(1);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return reaped;
+}
+
+static void
+stop_processes(void)
+{
+	if (direct_pid > 0) {
+		kill(direct_pid, SIGKILL);
+		wait_deadline(direct_pid, 10, NULL);
+		direct_pid = -1;
+	}
+	if (daemon_pid > 0) {
+		pid_t tenders[64];
+		size_t nt = children_of(daemon_pid, tenders, 64);
+		/* petreld stops its unikernels on SIGTERM. */
+		kill(daemon_pid, SIGTERM);
+		if (!wait_deadline(daemon_pid, 15, NULL)) {
+			kill(daemon_pid, SIGKILL);
+			wait_deadline(daemon_pid, 10, NULL);
+		}
+		/* Whatever it could not stop is ended by pid. */
+		for (size_t i = 0; i < nt; i++)
+			kill(tenders[i], SIGKILL);
+		daemon_pid = -1;
+	}
+}
+
+static void
+cleanup(void)
+{
+	stop_processes();
+	if (have_base) {
+		nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		have_base = false;
+	}
+}
+
+static void
+on_signal(int sig)
+{
+	/* Async-signal-safe only: end the processes, leave the directory. */
+	if (direct_pid > 0)
+		kill(direct_pid, SIGKILL);
+	if (daemon_pid > 0)
+		kill(daemon_pid, SIGTERM);
+	_exit(128 + sig);
+}
+
+static void
+show_file(const char *what, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	char line[512];
+	fprintf(stderr, "--- %s (%s):\n", what, path);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+static _Noreturn void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "bench_create: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	show_file("last client output", client_out);
+	show_file("petreld log", daemon_log);
+	cleanup();
+	exit(1);
+}
+
+/* ---- processes ---- */
+
+/* fork+exec with stdin from /dev/null and stdout+stderr to out_fd
+ * (-1: /dev/null), optionally pinned to CPU 0 as petreld pins a tender
+ * created with the default --cpu. */
+static pid_t
+start(const char *const *argv, int out_fd, bool pin, char *const *envp)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		return pid;
+	int null = open("/dev/null", O_RDWR);
+	if (out_fd < 0)
+		out_fd = null;
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 ||
+	    dup2(out_fd, 2) < 0)
+		_exit(127);
+	if (pin) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) != 0)
+			_exit(127);
+	}
+	if (envp != NULL)
+		execve(argv[0], (char *const *)(uintptr_t)argv, envp);
+	else
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+	_exit(127);
+}
+
+/* Runs a command to its end (deadline), output into client_out; returns
+ * its exit status (-1 if it did not end normally). */
+static int
+run(const char *const *argv)
+{
+	int fd = open(client_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (fd < 0)
+		fatal("%s: %s", client_out, strerror(errno));
+	pid_t pid = start(argv, fd, false, NULL);
+	close(fd);
+	int status;
+	if (!wait_deadline(pid, DEADLINE_S, &status)) {
+		kill(pid, SIGKILL);
+		wait_deadline(pid, 10, NULL);
+		fatal("%s did not finish within %.0f s", argv[0], DEADLINE_S);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- the console: waiting for the ready line ---- */
+
+/* Reads fd until a line READY_LINE arrived; false at the deadline or EOF. */
+static bool
+read_until_ready(int fd, double deadline)
+{
+	char buf[8192];
+	size_t len = 0;
+	for (;;) {
+		double left = deadline - now();
+		if (left <= 0)
+			return false;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int r = poll(&pf, 1, (int)(left * 1000) + 1);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strncmp(buf, READY_LINE "\n", strlen(READY_LINE) + 1) == 0 ||
+		    strstr(buf, "\n" READY_LINE "\n") != NULL)
+			return true;
+		/* Keep the last partial line only. */
+		char *nl = strrchr(buf, '\n');
+		if (nl != NULL) {
+			size_t keep = len - (size_t)(nl - buf);
+			memmove(buf, nl, keep); /* starts with '\n' */
+			len = keep;
+		}
+		if (len >= sizeof(buf) - 1)
+			len = 0;
+	}
+}
+
+/* ---- petreld ---- */
+
+static bool
+can_connect(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Whether petreld knows --logdir (it is about to). */
+static bool
+petreld_has_logdir(void)
+{
+	char help[SHORT_PATH];
+	snprintf(help, sizeof(help), "%s/help.txt", base);
+	int fd = open(help, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fatal("%s: %s", help, strerror(errno));
+	const char *argv[] = {petreld_bin, "--help", NULL};
+	pid_t pid = start(argv, fd, false, NULL);
+	close(fd);
+	if (!wait_deadline(pid, DEADLINE_S, NULL))
+		fatal("petreld --help did not finish");
+	FILE *f = fopen(help, "r");
+	bool found = false;
+	char line[512];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		found = found || strstr(line, "--logdir") != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+static void
+start_petreld(void)
+{
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = petreld_bin;
+	argv[n++] = "--tmpdir";
+	argv[n++] = tmpdir;
+	argv[n++] = "--dbdir";
+	argv[n++] = dbdir;
+	if (petreld_has_logdir()) {
+		argv[n++] = "--logdir";
+		argv[n++] = logdir;
+	}
+	argv[n++] = "--grace-ms";
+	argv[n++] = "1000";
+	argv[n] = NULL;
+	/* No solo5 tender on PATH: the one in the db dir is used. */
+	char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	int fd = open(daemon_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600);
+	if (fd < 0)
+		fatal("%s: %s", daemon_log, strerror(errno));
+	daemon_pid = start(argv, fd, false, envp);
+	close(fd);
+	char sock[SHORT_PATH + 16];
+	snprintf(sock, sizeof(sock), "%s/util/vmmd.sock", tmpdir);
+	double end = now() + DEADLINE_S;
+	while (!can_connect(sock)) {
+		if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+			daemon_pid = -1;
+			fatal("petreld exited while starting");
+		}
+		if (now() > end)
+			fatal("petreld did not answer on %s", sock);
+		pause_ms(10); /* start-up has no other signal */
+	}
+}
+
+/* ---- the measured operations ---- */
+
+static void
+create(const char *const *args)
+{
+	const char *argv[MAX_ARGS];
+	size_t n = 0;
+	argv[n++] = petrel_bin;
+	argv[n++] = "--tmpdir";
+	argv[n++] = tmpdir;
+	argv[n++] = "create";
+	argv[n++] = UK_NAME;
+	argv[n++] = image;
+	for (size_t i = 0; args[i] != NULL && n < MAX_ARGS - 3; i++) {
+		argv[n++] = "--arg";
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	int rc = run(argv);
+	if (rc != 0)
+		fatal("petrel create failed (exit %d)", rc);
+}
+
+static void
+destroy(void)
+{
+	const char *argv[] = {petrel_bin, "--tmpdir", tmpdir, "destroy",
+	    UK_NAME, NULL};
+	int rc = run(argv);
+	if (rc != 0)
+		fatal("petrel destroy failed (exit %d)", rc);
+}
+
+static const char *const ready_args[] = {"print:" READY_LINE, "run", NULL};
+
+/* Seconds from `petrel create` to the ready line on the console FIFO;
+ * *returned: until the client exited (the reply came). */
+static double
+time_create(double *returned)
+{
+	char fifo[PATH_MAX];
+	/* A.1: <tmpdir>/fifo/<name text>; "bench" is ":bench" at the root. */
+	snprintf(fifo, sizeof(fifo), "%s/fifo/:%s", tmpdir, UK_NAME);
+	double t0 = now();
+	create(ready_args);
+	if (returned != NULL)
+		*returned = now() - t0;
+	/* The tender holds its FIFO open for reading and writing, so its
+	 * output waits there until we read it. */
+	int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		fatal("console FIFO %s: %s", fifo, strerror(errno));
+	bool ok = read_until_ready(fd, t0 + DEADLINE_S);
+	double t = now() - t0;
+	close(fd);
+	if (!ok)
+		fatal("no '%s' line on %s (is something else reading it?)",
+		    READY_LINE, fifo);
+	return t;
+}
+
+/* The argv petreld gave the tender, from /proc. */
+static char **
+tender_argv(void)
+{
+	pid_t kids[8];
+	size_t nk = children_of(daemon_pid, kids, 8);
+	for (size_t k = 0; k < nk; k++) {
+		char path[64];
+		static char buf[16384];
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)kids[k]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		if (strstr(buf, "solo5-hvt") == NULL)
+			continue;
+		char **argv = calloc(MAX_ARGS, sizeof(*argv));
+		if (argv == NULL)
+			fatal("out of memory");
+		size_t n = 0;
+		for (char *p = buf; p < buf + r && n < MAX_ARGS - 1;
+		    p += strlen(p) + 1)
+			argv[n++] = p;
+		return argv;
+	}
+	fatal("the tender of %s is not a child of petreld", UK_NAME);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (in < 0 || out < 0)
+		fatal("copy %s to %s: %s", from, to, strerror(errno));
+	char buf[65536];
+	ssize_t r;
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)r) != r)
+			fatal("write %s: %s", to, strerror(errno));
+	close(in);
+	close(out);
+}
+
+/* Seconds from fork+exec of the tender to the ready line on its stdout. */
+static double
+time_direct(char **argv)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal("pipe: %s", strerror(errno));
+	double t0 = now();
+	direct_pid = start((const char *const *)argv, p[1], true, NULL);
+	close(p[1]);
+	bool ok = read_until_ready(p[0], t0 + DEADLINE_S);
+	double t = now() - t0;
+	close(p[0]);
+	kill(direct_pid, SIGTERM);
+	if (!wait_deadline(direct_pid, 10, NULL))
+		kill(direct_pid, SIGKILL);
+	wait_deadline(direct_pid, 10, NULL);
+	direct_pid = -1;
+	if (!ok)
+		fatal("the directly exec'd tender printed no '%s' line",
+		    READY_LINE);
+	return t;
+}
+
+/* ---- set-up ---- */
+
+static void
+make_image(const char *python, const char *mkimage)
+{
+	const char *argv[] = {python, mkimage, image, "--target", "hvt",
+	    NULL};
+	if (run(argv) != 0)
+		fatal("mkimage failed");
+}
+
+/* The tender's ABI version is cached only once its file has settled
+ * (src/host/tender.h): a freshly built tender would be asked on every
+ * create for a moment, which is not what is measured. */
+static void
+wait_tender_settled(void)
+{
+	struct stat st;
+	if (stat(tender_bin, &st) != 0)
+		fatal("%s: %s", tender_bin, strerror(errno));
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	time_t newest = st.st_ctim.tv_sec > st.st_mtim.tv_sec ?
+	    st.st_ctim.tv_sec : st.st_mtim.tv_sec;
+	long wait_ms = (long)(newest + 4 - rt.tv_sec) * 1000;
+	if (wait_ms > 0) {
+		printf("(the tender was just built: waiting %.1f s so that "
+		    "petreld caches its ABI version)\n", wait_ms / 1000.0);
+		pause_ms(wait_ms);
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+summary(const char *what, double *v, int n, double *mean_out,
+    double *min_out)
+{
+	double sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	*mean_out = sum / n;
+	*min_out = v[0];
+	printf("  %-30s mean %7.2f ms  median %7.2f ms  min %7.2f ms  "
+	    "max %7.2f ms\n", what, *mean_out * 1e3, v[n / 2] * 1e3,
+	    v[0] * 1e3, v[n - 1] * 1e3);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 6 || argc > 7) {
+		fprintf(stderr, "usage: %s PETRELD PETREL TENDER PYTHON "
+		    "MKIMAGE [RUNS]\n", argv[0]);
+		return 2;
+	}
+	petreld_bin = argv[1];
+	petrel_bin = argv[2];
+	tender_bin = argv[3];
+	int runs = argc == 7 ? atoi(argv[6]) : 50;
+	if (runs < 1 || runs > 100000)
+		runs = 50;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	have_base = true;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/run", base);
+	snprintf(dbdir, sizeof(dbdir), "%s/db", base);
+	snprintf(logdir, sizeof(logdir), "%s/log", base);
+	snprintf(image, sizeof(image), "%s/bench.img", base);
+	snprintf(client_out, sizeof(client_out), "%s/client.out", base);
+	snprintf(daemon_log, sizeof(daemon_log), "%s/petreld.log", base);
+	if (mkdir(dbdir, 0700) < 0 || mkdir(logdir, 0700) < 0)
+		fatal("mkdir: %s", strerror(errno));
+	char link[PATH_MAX + 16];
+	snprintf(link, sizeof(link), "%s/solo5-hvt", dbdir);
+	char tender_abs[PATH_MAX];
+	if (realpath(tender_bin, tender_abs) == NULL ||
+	    symlink(tender_abs, link) < 0)
+		fatal("tender %s: %s", tender_bin, strerror(errno));
+	make_image(argv[4], argv[5]);
+	wait_tender_settled();
+	start_petreld();
+
+	/* Warm-up: caches, page cache, the tender lookup. */
+	for (int i = 0; i < 3; i++) {
+		time_create(NULL);
+		destroy();
+	}
+	create(ready_args);
+	char **targv = tender_argv();
+	destroy();
+	/* The direct exec gets the very argv, image path included: a copy
+	 * of the image sits where petreld put it while no unikernel runs. */
+	const char *img_arg = NULL;
+	for (size_t i = 0; targv[i] != NULL; i++)
+		if (strcmp(targv[i], "--") == 0 && targv[i + 1] != NULL)
+			img_arg = targv[i + 1];
+	if (img_arg == NULL)
+		fatal("no image in the tender's argv");
+	printf("tender argv:");
+	for (size_t i = 0; targv[i] != NULL; i++)
+		printf(" %s", targv[i]);
+	printf("\n");
+
+	double *tc = calloc((size_t)runs, sizeof(double));
+	double *tr = calloc((size_t)runs, sizeof(double));
+	double *td = calloc((size_t)runs, sizeof(double));
+	double *ti = calloc((size_t)runs, sizeof(double));
+	if (tc == NULL || tr == NULL || td == NULL || ti == NULL)
+		fatal("out of memory");
+	const char *info_argv[] = {petrel_bin, "--tmpdir", tmpdir, "info",
+	    NULL};
+	/* Interleaved, so that drift affects all alike. */
+	for (int i = 0; i < runs; i++) {
+		tc[i] = time_create(&tr[i]);
+		destroy();
+		copy_file(image, img_arg);
+		td[i] = time_direct(targv);
+		unlink(img_arg);
+		double t = now();
+		if (run(info_argv) != 0)
+			fatal("petrel info failed");
+		ti[i] = now() - t;
+	}
+	printf("a. until the tender runs ('%s' on its console), %d runs:\n",
+	    READY_LINE, runs);
+	double mc, md, mr, mi, minc, mind, minr, mini;
+	summary("petrel create", tc, runs, &mc, &minc);
+	summary("exec of the tender", td, runs, &md, &mind);
+	printf("  ratio create / direct exec: %.2fx (target <= 1.2x); "
+	    "of the minima: %.2fx\n", mc / md, minc / mind);
+	printf("  where the time goes:\n");
+	summary("petrel create returns", tr, runs, &mr, &minr);
+	summary("petrel info (a round trip)", ti, runs, &mi, &mini);
+
+	int cycles = runs;
+	static const char *const run_args[] = {"run", NULL};
+	double t0 = now();
+	for (int i = 0; i < cycles; i++) {
+		create(run_args);
+		destroy();
+	}
+	double el = now() - t0;
+	printf("b. create+destroy: %d cycles in %.2f s: %.1f cycles/s "
+	    "(%.2f ms per cycle)\n", cycles, el, cycles / el,
+	    el * 1e3 / cycles);
+
+	free(tc);
+	free(tr);
+	free(td);
+	free(ti);
+	free(targv);
+	cleanup();
+	return 0;
+}
