@@ -15,9 +15,19 @@ the corpus directories next to this script.
            chunking seed byte, then length-prefixed frames of the message
            vectors with end markers, the 13.14 upload stream, a forged
            length and a negative length
+  solo5    Solo5 images made by tests/tools/mkimage.py: both targets,
+           with and without devices, without notes, a corrupt and a
+           duplicate manifest, notes found through sections only
+
+The wire corpus also gets event-log messages (docs/eventlog.md): the log
+subscribe command and Data [2] log entries of several event kinds, built
+here from the DER of the grammar, so that fuzz_wire reaches the event-log
+decoder.
 """
 import os
 import shutil
+import struct
+import sys
 
 WIRE = {
     "v13_1": """
@@ -410,6 +420,126 @@ def frame_streams():
     return streams
 
 
+# ---- event-log messages (docs/eventlog.md) ----
+
+T = unhex("18 0F 32 30 32 34 30 31 30 32 30 33 30 34 30 35 5A")
+
+
+def tlv(tag, body):
+    return bytes([tag]) + der_length(len(body)) + body
+
+
+def utf8(s):
+    return tlv(0x0C, s.encode())
+
+
+def integer(n):
+    """A DER INTEGER (minimal two's complement)."""
+    length = max(1, (n.bit_length() + 8) // 8)
+    return tlv(0x02, n.to_bytes(length, "big", signed=True))
+
+
+def message(name, payload):
+    header = tlv(0x30, integer(5) + tlv(0x04, bytes(8)) + utf8(name))
+    return tlv(0x30, header + payload)
+
+
+def log_command(name, logcmd):
+    """command [0] { WireCommand log [2] LogCmd }"""
+    return message(name, tlv(0xA0, tlv(0xA2, logcmd)))
+
+
+def log_data(name, event):
+    """data [3] { Data log [2] LogEntry { T, event } }"""
+    return message(name, tlv(0xA3, tlv(0xA2, tlv(0x30, T + event))))
+
+
+# The Policy of vector 13.5 (unikernels 2, cpuids 0 1, memory 512, block
+# 1024, bridge "service").
+POLICY = unhex("""30 1E 30 06 02 01 00 02 01 01 02 01 02 02 02 02 00 02 02
+04 00 30 09 0C 07 73 65 72 76 69 63 65""")
+
+
+def eventlog_messages():
+    web = utf8("a:web")
+    digest = tlv(0x04, bytes(range(32)))
+    return {
+        # the vectors of docs/eventlog.md
+        "log_subscribe_since_follow": log_command(
+            ":", unhex("A0 16 30 14") + T + unhex("01 01 FF")),
+        "log_subscribe_all": log_command("a:", unhex("A0 05 30 03 01 01 00")),
+        "log_startup": log_data(":", unhex("A0 02 05 00")),
+        "log_destroyed": log_data("a:", tlv(0xAA, web)),
+        "log_exited_signal": log_data("a:", tlv(0xA4, tlv(
+            0x30, web + integer(1234) + tlv(0xA1, integer(15))))),
+        # one of each other shape
+        "log_login": log_data(":", tlv(0xA1, tlv(
+            0x30, utf8("ops:alice") + tlv(0x04, bytes([192, 0, 2, 1]))
+            + integer(443)))),
+        "log_logout_ipv6": log_data(":", tlv(0xA2, tlv(
+            0x30, utf8("ops:alice") + tlv(0x04, bytes(15) + b"\x01")
+            + integer(443)))),
+        "log_started": log_data("a:", tlv(0xA3, tlv(
+            0x30, web + integer(1234) + tlv(0x30, utf8("tap0"))
+            + tlv(0x30, utf8("disk") + utf8("data")) + digest))),
+        "log_exited_code": log_data("a:", tlv(0xA4, tlv(
+            0x30, web + integer(1234) + tlv(0xA0, integer(2))))),
+        "log_hup": log_data(":", unhex("A5 02 05 00")),
+        "log_created": log_data("a:", tlv(0xA6, tlv(0x30, web + digest))),
+        "log_restart_scheduled": log_data("a:", tlv(0xA8, tlv(
+            0x30, web + integer(2000)))),
+        "log_policy_added": log_data(":", tlv(0xAB, tlv(
+            0x30, utf8("a:") + POLICY))),
+        "log_block_created": log_data("a:", tlv(0xAE, tlv(
+            0x30, utf8("a:disk") + integer(100)))),
+        "log_refused": log_data("a:", tlv(0xB1, tlv(
+            0x30, web + utf8("unikernel create")
+            + utf8("no solo5-hvt tender for ABI version 2")))),
+    }
+
+
+# ---- Solo5 images (tests/tools/mkimage.py) ----
+
+def hide_program_notes(img):
+    """The image with its PT_NOTE program headers turned into PT_NULL, so
+    that the notes are found only through the section names."""
+    img = bytearray(img)
+    phoff, = struct.unpack_from("<Q", img, 32)
+    phentsize, phnum = struct.unpack_from("<HH", img, 54)
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if struct.unpack_from("<I", img, off)[0] == 4:  # PT_NOTE
+            struct.pack_into("<I", img, off, 0)
+    return bytes(img)
+
+
+def solo5_images(here):
+    sys.path.insert(0, os.path.join(here, "..", "tests", "tools"))
+    import mkimage as mk
+    net, block = mk.MFT_NET_BASIC, mk.MFT_BLOCK_BASIC
+    both = dict(nets=["service"], blocks=["storage"])
+    return {
+        "hvt_plain": mk.make_image("hvt"),
+        # matches the fuzzer's fixed configuration
+        "hvt_service_storage": mk.make_image("hvt", **both),
+        "spt_devices": mk.make_image(
+            "spt", nets=["service", "management"], blocks=["storage", "b1"]),
+        "virtio_abi1": mk.make_image("virtio", abi=1, nets=["net0"]),
+        "many_devices": mk.make_image(
+            "hvt", nets=["n%d" % i for i in range(8)],
+            blocks=["b%d" % i for i in range(8)]),
+        "no_abi": mk.make_image("hvt", with_abi=False, **both),
+        "no_manifest": mk.make_image("hvt", with_manifest=False),
+        "corrupt_manifest": mk.make_image(
+            "hvt", corrupt_manifest=True, **both),
+        "duplicate_device": mk.make_image(
+            "hvt", devices=[("service", net), ("service", net)]),
+        "same_name_two_types": mk.make_image(
+            "hvt", devices=[("data", net), ("data", block)]),
+        "sections_only": hide_program_notes(mk.make_image("spt", **both)),
+    }
+
+
 def write(directory, name, data):
     with open(os.path.join(directory, name), "wb") as f:
         f.write(data)
@@ -428,6 +558,12 @@ def main():
         command = wire_command(unhex(hexmsg))
         if command is not None:
             targets["certext"]["from-" + name] = as_certext(command)
+    for name, msg in eventlog_messages().items():
+        targets["wire"][name] = msg
+        command = wire_command(msg)
+        if command is not None:
+            targets["certext"]["from-" + name] = as_certext(command)
+    targets["solo5"] = solo5_images(here)
     for target, files in targets.items():
         directory = os.path.join(root, target)
         shutil.rmtree(directory, ignore_errors=True)
