@@ -76,6 +76,9 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for pd in getattr(item, "_petrelds", []):
             rep.sections.append(("petreld log (%s)" % pd.base, pd.log_text(tail=20000)))
+        for cd in getattr(item, "_consoles", []):
+            rep.sections.append(("petrel-console log (%s)" % cd.tmpdir,
+                                 cd.log_text(tail=20000)))
 
 
 # ---------------------------------------------------------------------------
@@ -571,3 +574,119 @@ def petreld_factory(request, netns, tender, tmp_path):
 @pytest.fixture
 def petreld(petreld_factory):
     return petreld_factory()
+
+
+# ---------------------------------------------------------------------------
+# petrel-console next to a petreld (the same --tmpdir)
+
+CONSOLE_BIN = BUILD_DIR / "src" / "console" / "petrel-console"
+
+
+class ConsoleDaemon:
+    def __init__(self, pd, logdir, ring_lines=None, max_subs=None):
+        self.pd = pd
+        self.tmpdir = pd.tmpdir
+        self.sock = os.path.join(self.tmpdir, "util", "console.sock")
+        self.logfile = Path(logdir) / ("petrel-console-%s.log"
+                                       % os.path.basename(pd.base))
+        self.opts = []
+        if ring_lines is not None:
+            self.opts += ["--ring-lines", str(ring_lines)]
+        if max_subs is not None:
+            self.opts += ["--max-subscribers", str(max_subs)]
+        self.proc = None
+        self.starts = 0
+
+    def argv(self):
+        return [need_binary(CONSOLE_BIN), "--tmpdir", self.tmpdir, "-vv"] + self.opts
+
+    def start(self, timeout=20):
+        assert not self.alive(), "petrel-console already runs"
+        self.starts += 1
+        with open(self.logfile, "ab") as log:
+            log.write(("\n=== start %d: %s\n" % (self.starts, " ".join(self.argv()))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("petrel-console exited with %s while starting:\n%s"
+                                     % (self.proc.returncode, self.log_text(tail=4000)))
+            return can_connect(self.sock)
+        H.wait_for(ready, timeout, what="petrel-console's socket %s" % self.sock)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError("petrel-console did not exit within %ss of signal %d"
+                                 % (timeout, sig))
+
+    def log_text(self, tail=None):
+        try:
+            text = self.logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[-tail:] if tail else text
+
+    def final_check(self):
+        """Teardown: SIGTERM; a clean exit that removes its socket."""
+        problems = []
+        if self.alive():
+            try:
+                rc = self.stop(signal.SIGTERM)
+            except AssertionError as e:
+                problems.append(str(e))
+                rc = None
+            if rc not in (0, None):
+                problems.append("petrel-console exited with %s on SIGTERM" % rc)
+            elif os.path.exists(self.sock):
+                problems.append("petrel-console left its socket %s" % self.sock)
+        mark = sanitizer_report(self.log_text())
+        if mark:
+            problems.append("petrel-console's log has a sanitizer report (%s)" % mark)
+        return problems
+
+
+@pytest.fixture
+def console_factory(request, petreld_factory, tmp_path):
+    """start(pd, **options) -> a running ConsoleDaemon in pd's tmpdir
+    (options: ring_lines, max_subs, start=False to only prepare it). Torn
+    down before the petrelds."""
+    made = []
+    request.node._consoles = made
+
+    def start(pd, start=True, **kw):
+        cd = ConsoleDaemon(pd, tmp_path, **kw)
+        made.append(cd)
+        if start:
+            cd.start()
+        return cd
+
+    yield start
+    problems = []
+    for cd in made:
+        problems += cd.final_check()
+    if problems:
+        pytest.fail("petrel-console left a mess at teardown:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture
+def petrel_console(petreld_factory, console_factory):
+    """petrel-console first, then a petreld with the same tmpdir (as a
+    system would start them); returns the ConsoleDaemon, its .pd the
+    petreld."""
+    pd = petreld_factory(start=False)
+    cd = console_factory(pd)
+    pd.start()
+    return cd
