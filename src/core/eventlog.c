@@ -416,5 +416,17 @@ pt_event_ring_at(const pt_event_ring *r, size_t i)
 bool
 pt_event_visible(const pt_name *who, const pt_name *subject)
 {
-	return pt_name_is_prefix(who, subject);
+	/* Every label of `who` (path and label) starts the labels of the
+	 * subject: a name sees itself and what lies below it as a path. */
+	size_t n = pt_name_nlabels(who);
+	if (pt_name_nlabels(subject) < n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t la, lb;
+		const char *a = pt_name_nth_label(who, i, &la);
+		const char *b = pt_name_nth_label(subject, i, &lb);
+		if (la != lb || memcmp(a, b, la) != 0)
+			return false;
+	}
+	return true;
 }

@@ -125,9 +125,11 @@ int pt_event_ring_init(pt_event_ring *r, size_t capacity);
 void pt_event_ring_free(pt_event_ring *r);
 int pt_event_ring_add(pt_event_ring *r, const pt_event *e, pt_err *err);
 const pt_event_slot *pt_event_ring_at(const pt_event_ring *r, size_t i);
-/* Does a subscriber for `who` (a name or a path) see this event? Events
- * at or below `who`; startup and hup (about the whole daemon) only for
- * the root. */
+/* Does a subscriber for `who` see an event about `subject`? Events at or
+ * below it, comparing all labels (path and label): `a:web` sees `a:web`
+ * and `a:web:x` but not `a:db`; the path `a:` sees everything under a;
+ * the path `a:x:` also sees the unikernel `a:x` (as `info a:x:` does).
+ * startup and hup (subject ":") only for the root. */
 bool pt_event_visible(const pt_name *who, const pt_name *subject);
 
 #endif

@@ -246,6 +246,15 @@ test_ring_and_visibility(void **state)
 	assert_true(pt_event_visible(&team, &teamuk));
 	assert_true(pt_event_visible(&teamuk, &teamuk));
 	assert_false(pt_event_visible(&other, &teamuk));
+	/* A name subscriber sees its own name, not its siblings. */
+	pt_name sibling;
+	name_of("team:db", &sibling);
+	assert_false(pt_event_visible(&teamuk, &sibling));
+	assert_false(pt_event_visible(&teamuk, &team));
+	/* ... and what lies below it as a path. */
+	pt_name below;
+	name_of("team:web:x", &below);
+	assert_true(pt_event_visible(&teamuk, &below));
 	/* Daemon-wide events (startup, hup) are for the root only. */
 	assert_true(pt_event_visible(&root, &uk));
 	assert_false(pt_event_visible(&team, &uk));
