@@ -306,3 +306,20 @@ pt_fs_free_bytes(const char *path, uint64_t *bytes, pt_err *err)
 	*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
 	return 0;
 }
+
+int
+pt_read_at_fd(void *ctx, uint64_t off, void *buf, size_t n)
+{
+	int fd = *(int *)ctx;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done,
+		    (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}

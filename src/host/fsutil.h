@@ -21,6 +21,11 @@ int pt_write_atomic(const char *path, const void *data, size_t n,
  * ENOENT kept when missing (check errno). */
 int pt_read_file(const char *path, size_t max, uint8_t **data, size_t *n,
     pt_err *err);
+/* A pt_read_at_fn (src/core/solo5.h) over a file descriptor: ctx points
+ * to the int fd. Reads exactly n bytes at off with pread; -1 on a short
+ * file or an error. */
+int pt_read_at_fd(void *ctx, uint64_t off, void *buf, size_t n);
+
 /* unlink that ignores ENOENT. */
 int pt_unlink_quiet(const char *path);
 /* Free bytes on the file system holding path. */

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "solo5.h"
 
 #ifndef PETREL_FAKE_ABI
@@ -143,23 +144,6 @@ abi_version(void)
 
 /* ---- the image ---- */
 
-static int
-fd_read_at(void *ctx, uint64_t off, void *buf, size_t n)
-{
-	int fd = *(int *)ctx;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = pread(fd, (char *)buf + done, n - done,
-		    (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
 /* What the tender's elf_load + mft_validate do (§5.1 step 2). */
 static void
 load_kernel(void)
@@ -176,7 +160,7 @@ load_kernel(void)
 	}
 	pt_solo5_abi abi;
 	pt_err err;
-	if (pt_solo5_inspect(fd_read_at, &fd, (uint64_t)st.st_size, &abi,
+	if (pt_solo5_inspect(pt_read_at_fd, &fd, (uint64_t)st.st_size, &abi,
 	    NULL, &err) != 0) {
 		warnx_("%s: Invalid or unsupported executable: %s", kernel,
 		    err.msg);
@@ -192,7 +176,7 @@ load_kernel(void)
 		    kernel, abi.version);
 		exit(1);
 	}
-	if (pt_solo5_inspect(fd_read_at, &fd, (uint64_t)st.st_size, NULL,
+	if (pt_solo5_inspect(pt_read_at_fd, &fd, (uint64_t)st.st_size, NULL,
 	    &manifest, &err) != 0) {
 		warnx_("%s: Solo5 manifest is invalid: %s", kernel, err.msg);
 		exit(1);
