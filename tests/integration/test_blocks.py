@@ -346,6 +346,62 @@ def test_info_and_remove_as_raw_frames(petreld):
     assert raw_one(pd, ":", cmd_info()).value == der_seq()
 
 
+def unhex(text):
+    return bytes.fromhex("".join(text.split()))
+
+
+FOO_DISK = "30 17 02 01 05 04 08 00 00 00 00 00 00 00 00 0C 08 66 6F 6F 3A 64 69 73 6B"
+FOO = "30 13 02 01 05 04 08 00 00 00 00 00 00 00 00 0C 04 66 6F 6F 3A"
+
+
+def exchange(pd, body, upload=()):
+    """Sends one frame (and raw upload frames, then the terminator if
+    any); returns every frame body until petreld closes."""
+    c = Raw(pd, ":", timeout=60)
+    try:
+        c.s.sendall(len(body).to_bytes(4, "big") + body)
+        if upload:
+            for piece in upload:
+                c.chunk(piece)
+            c.end()
+        out = []
+        while (f := c.frame()) is not None:
+            out.append(f)
+        return out
+    finally:
+        c.close()
+
+
+def test_spec_vectors_byte_for_byte(petreld):
+    """What albatross-client sends (§13.9, §13.14c) gets exactly the bytes
+    albatross answers (§8.2, §13.7e, §13.14c)."""
+    pd = petreld
+    add = unhex("30 22" + FOO_DISK + "A0 07 A5 05 A1 03 02 01 64")
+    assert exchange(pd, add) == [string_reply(FOO_DISK, "added block device")]
+    info = unhex("30 1D" + FOO + "A0 06 A5 04 A0 02 05 00")
+    assert exchange(pd, info) == [unhex("""30 2A 30 13 02 01 05 04 08 00 00 00 00
+        00 00 00 00 0C 04 66 6F 6F 3A A1 13 A4 11 30 0F 30 0D 0C 05 3A 64 69 73
+        6B 02 01 64 01 01 00""")]
+    set_cmd = unhex("30 22" + FOO_DISK + "A0 07 A5 05 A7 03 01 01 00")
+    assert exchange(pd, set_cmd, upload=[unhex("DE AD BE EF")]) == [
+        string_reply(FOO_DISK, "set block device")]
+    dump = unhex("30 22" + FOO_DISK + "A0 07 A5 05 A6 03 02 01 00")
+    frames = exchange(pd, dump)
+    assert frames[0] == unhex("30 20" + FOO_DISK + "A1 05 AA 03 01 01 00")
+    assert frames[-1] == unhex("30 21" + FOO_DISK + "A3 06 A4 04 A1 02 05 00")
+    data = bytearray()
+    for f in frames[1:-1]:
+        r = Reply(f, unhex(FOO_DISK))
+        assert r.kind == "chunk" and len(r.value) == 4096, r
+        data += r.value
+    assert bytes(data) == with_zeros(unhex("DE AD BE EF"), 100)
+
+
+def string_reply(header_hex, text):
+    header = unhex(header_hex)
+    return der_seq(header, der_ctx(1, der_ctx(1, H.der_utf8(text))))
+
+
 def test_add_refusals(petreld):
     pd = petreld
     pd.ok("create-block", "disk", "1")
