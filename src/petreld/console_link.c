@@ -116,6 +116,8 @@ link_lost(pt_console_link *L, const char *why)
 	link_close(L);
 	L->down_logged = true;
 	link_schedule(L);
+	/* Nobody reads the FIFOs now: keep the tenders from blocking. */
+	drain_all_running(L->d);
 }
 
 /* ---- sending ---- */
@@ -230,9 +232,12 @@ handle_reply(pt_console_link *L, const uint8_t *body, size_t len,
 		pt_uk *uk = launching != NULL &&
 		    pt_name_equal(&launching->name, &w.header.name) ?
 		    launching : uk_find(L->d, &w.header.name);
-		/* Not re-added on reconnects until its next launch. */
-		if (uk != NULL)
+		/* Not re-added on reconnects until its next launch; its
+		 * FIFO is read by petreld meanwhile. */
+		if (uk != NULL) {
 			uk->console_refused = true;
+			drain_start(L->d, uk);
+		}
 		snprintf(why, sizeof(why), "it refused the add of %s",
 		    w.header.name.text);
 	} else {
@@ -363,6 +368,8 @@ link_connect(pt_console_link *L)
 			continue;
 		if (send_add(L, uk) < 0)
 			return -1;
+		/* petrel-console reads it from now on. */
+		drain_stop(uk);
 	}
 	if (L->acked < L->seq) {
 		struct timeval tv = {REPLY_TIMEOUT_MS / 1000, 0};
@@ -438,15 +445,20 @@ console_link_add(pt_daemon *d, pt_uk *uk)
 {
 	uk->console_refused = false;
 	pt_console_link *L = d->console;
-	if (L == NULL)
-		return;
-	/* Not connected: try now rather than at the next tick, so that a
-	 * petrel-console started a moment ago gets this unikernel. */
-	if (L->fd < 0 && link_connect(L) < 0) {
-		link_schedule(L);
-		log_debug("%s: petrel-console not connected, console not kept",
-		    uk->name.text);
-		return;
+	if (L != NULL) {
+		/* Not connected: try now rather than at the next tick, so
+		 * that a petrel-console started a moment ago gets this
+		 * unikernel. */
+		if (L->fd < 0 && link_connect(L) < 0) {
+			link_schedule(L);
+			log_debug("%s: petrel-console not connected, console "
+			    "not kept", uk->name.text);
+		} else {
+			add_and_wait(L, uk);
+		}
 	}
-	add_and_wait(L, uk);
+	if (L == NULL || L->fd < 0 || uk->console_refused)
+		drain_start(d, uk);
+	else
+		drain_stop(uk);
 }

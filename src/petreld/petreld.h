@@ -231,6 +231,10 @@ struct pt_uk {
 	pt_event_kind launch_event;
 	bool console_refused;      /* petrel-console refused this run's add:
 	                              not re-added on reconnects */
+	int drain_fd;              /* console_drain.c: petreld reads the
+	                              FIFO while no console daemon does */
+	struct event *drain_ev;
+	uint64_t drained_bytes;
 	int64_t backoff_ms;        /* next restart delay */
 	pt_uk_gone_fn on_gone;     /* who decides after a stop */
 	void *gone_ctx;
@@ -345,6 +349,13 @@ void console_link_stop(pt_daemon *d);
 /* `console add n` for a unikernel about to be exec'd (its FIFO exists).
  * Never fails the launch: petreld runs without petrel-console. */
 void console_link_add(pt_daemon *d, pt_uk *uk);
+
+/* ---- console_drain.c: reading FIFOs nobody else reads ---- */
+
+void drain_start(pt_daemon *d, pt_uk *uk);
+void drain_stop(pt_uk *uk);
+/* After the link to petrel-console is lost. */
+void drain_all_running(pt_daemon *d);
 
 /* ---- main.c ---- */
 

@@ -57,6 +57,7 @@ uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg)
 	uk->name = *name;
 	uk->pid = -1;
 	uk->pidfd = -1;
+	uk->drain_fd = -1;
 	uk->state = UK_STOPPED;
 	uk->backoff_ms = d->o.backoff_base_ms;
 	if (ukcfg_copy(&uk->arena, cfg, &uk->cfg, false) < 0) {
@@ -103,6 +104,7 @@ void
 uk_free(pt_daemon *d, pt_uk *uk)
 {
 	uk_unregister(d, uk);
+	drain_stop(uk);
 	if (uk->timer != NULL)
 		event_free(uk->timer);
 	pt_arena_free(&uk->arena);
@@ -324,6 +326,7 @@ uk_release_runtime(pt_daemon *d, pt_uk *uk)
 	uk->taps = NULL;
 	uk->ntaps = 0;
 	char path[PATH_MAX];
+	drain_stop(uk);
 	if (uk->has_fifo && pt_name_to_file(d->fifo_dir, &uk->name, NULL,
 	    path, sizeof(path), &err) == 0)
 		pt_unlink_quiet(path);
