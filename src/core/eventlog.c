@@ -299,10 +299,13 @@ pt_log_subscribe_read(pt_der *d, pt_log_subscribe *out)
 static void
 print_texts(pt_buf *out, const char *key, const pt_text *v, size_t n)
 {
-	pt_buf_printf(out, " %s=", key);
-	for (size_t i = 0; i < n; i++)
-		pt_buf_printf(out, "%s%.*s", i ? "," : "", (int)v[i].len,
-		    v[i].s);
+	pt_buf_printf(out, " %s=[", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			pt_buf_append_byte(out, ',');
+		pt_print_quoted(out, v[i].s, v[i].len);
+	}
+	pt_buf_append_byte(out, ']');
 }
 
 int
@@ -343,8 +346,10 @@ pt_event_print(const pt_event *e, pt_buf *out)
 		pt_buf_printf(out, " size=%lld MB", (long long)e->size_mb);
 		break;
 	case PT_EV_REFUSED:
-		pt_buf_printf(out, " %.*s: %.*s", (int)e->command.len,
-		    e->command.s, (int)e->reason.len, e->reason.s);
+		pt_buf_append_byte(out, ' ');
+		pt_print_quoted(out, e->command.s, e->command.len);
+		pt_buf_append_byte(out, ' ');
+		pt_print_quoted(out, e->reason.s, e->reason.len);
 		break;
 	case PT_EV_LOGIN:
 	case PT_EV_LOGOUT:

@@ -408,5 +408,9 @@ int pt_command_print(const pt_command *c, pt_buf *out);
 int pt_policy_print(const pt_policy *p, pt_buf *out);
 int pt_ukconfig_print(const pt_ukconfig *c, pt_buf *out);
 int pt_ukinfo_print(const pt_ukinfo *i, pt_buf *out);
+/* Appends text as the printer quotes it: in double quotes, control
+ * characters, invalid UTF-8 and invisible code points escaped, long texts
+ * cut. For any text a peer chose. */
+void pt_print_quoted(pt_buf *out, const char *s, size_t len);
 
 #endif

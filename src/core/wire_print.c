@@ -853,3 +853,9 @@ pt_wire_print(const pt_wire *w, pt_buf *out)
 	}
 	return done(out);
 }
+
+void
+pt_print_quoted(pt_buf *out, const char *s, size_t len)
+{
+	put_quoted(out, s == NULL ? "" : s, s == NULL ? 0 : len);
+}

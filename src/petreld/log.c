@@ -43,16 +43,38 @@ level_name(int level)
 	return level >= 0 && level <= PT_LOG_DEBUG ? names[level] : "debug";
 }
 
+/* Messages quote names, arguments and failure texts that clients chose:
+ * control characters are escaped so that no client can forge a log line
+ * or send escape sequences to a terminal. out needs 4 * strlen(in) + 1. */
+static void
+escape_controls(const char *in, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (; *in != '\0'; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c < 0x20 || c == 0x7f) {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 15];
+		} else {
+			*out++ = (char)c;
+		}
+	}
+	*out = '\0';
+}
+
 void
 pt_log(int level, const char *fmt, ...)
 {
 	if (level > log_level)
 		return;
-	char msg[2048];
+	char raw[2048], msg[4 * sizeof(raw)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	escape_controls(raw, msg);
 	if (log_syslog) {
 		syslog(syslog_priority(level), "%s", msg);
 		return;

@@ -71,7 +71,7 @@ EVENTS = [
                 texts("a:disk"), octets(DIGEST))),
      {"event": "started", "name": "a:web", "pid": 1234,
       "taps": ["tap0", "tap1"], "blocks": ["a:disk"], "digest": DIGEST_HEX},
-     " started a:web pid=1234 taps=tap0,tap1 blocks=a:disk digest="
+     " started a:web pid=1234 taps=[\"tap0\",\"tap1\"] blocks=[\"a:disk\"] digest="
      + DIGEST_HEX),
     (ctx(4, seq(utf8("a:web"), integer(1234), ctx(0, integer(3)))),
      {"event": "exited", "name": "a:web", "pid": 1234, "exit": {"code": 3}},
@@ -117,7 +117,7 @@ EVENTS = [
                  utf8("policy: too many"))),
      {"event": "refused", "name": "a:web", "command": "unikernel create",
       "reason": "policy: too many"},
-     " refused a:web unikernel create: policy: too many"),
+     " refused a:web \"unikernel create\" \"policy: too many\""),
 ]
 
 
@@ -190,7 +190,7 @@ def test_client_escapes_hostile_text(tmp_path):
     assert rc == 0, err
     assert "\x1b" not in out and "\x07" not in out and "\u009b" not in out
     assert out.count("\n") == 2, out
-    assert "\\x1b[2J\\x07bad\\nline\\u009b" in out
+    assert '"\\x1b[2J\\x07bad\\nline\\u{009B}"' in out
     rc, out, err = call(d, "log", json_mode=True)
     assert rc == 0, err
     objs = [json.loads(l) for l in out.splitlines()]
