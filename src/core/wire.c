@@ -128,7 +128,7 @@ static int
 dec_int_set(pt_der *d, uint8_t tag, const char *what, int64_t **v,
     size_t *n)
 {
-	void *arr;
+	void *arr = NULL;
 	if (dec_list(d, tag, what, WIRE_MAX_LIST, sizeof(int64_t), el_int,
 	    &arr, n) < 0)
 		return -1;
@@ -178,7 +178,7 @@ dec_fail_behaviour(pt_der *d, pt_fail_behaviour *f)
 static int
 dec_argv(pt_der *d, bool *has, pt_text **argv, size_t *argc)
 {
-	void *arr;
+	void *arr = NULL;
 	if (dec_tagged_list(d, 2, PT_DER_SEQ, "arguments", WIRE_MAX_ARGV,
 	    sizeof(pt_text), el_text, &arr, argc) < 0)
 		return -1;
@@ -193,7 +193,7 @@ static int
 dec_policy(pt_der *d, pt_policy *p)
 {
 	pt_der s;
-	void *arr;
+	void *arr = NULL;
 	memset(p, 0, sizeof(*p));
 	if (pt_der_expect(d, PT_DER_SEQ, "policy", &s) < 0 ||
 	    dec_list(&s, PT_DER_SEQ, "policy cpuids", WIRE_MAX_LIST,
@@ -300,7 +300,7 @@ typedef enum {
 static int
 dec_devices(pt_der *d, devices_form form, pt_ukconfig *c)
 {
-	void *arr;
+	void *arr = NULL;
 	if (next_is(d, PT_DER_CTX(0))) {
 		elem_fn fn = form == DEVICES_SPEC ? el_blockspec : el_blockname;
 		if (dec_tagged_list(d, 0, PT_DER_SET, "blocks", WIRE_MAX_LIST,
@@ -462,7 +462,7 @@ dec_config_v0(pt_der *d, pt_ukconfig *c)
 		if (pt_der_text(&s, "block", &c->blocks[0].name) < 0)
 			return -1;
 	}
-	void *arr;
+	void *arr = NULL;
 	if (next_is(&s, PT_DER_SEQ)) {
 		if (dec_list(&s, PT_DER_SEQ, "network interfaces",
 		    WIRE_MAX_LIST, sizeof(pt_netspec), el_netname, &arr,
@@ -564,7 +564,7 @@ dec_info_tail(pt_der *s, const info_form *f, pt_ukinfo *i)
 static int
 dec_info_body(pt_der *s, const info_form *f, pt_ukinfo *i)
 {
-	void *arr;
+	void *arr = NULL;
 	i->cpus = 1;
 	if (dec_typ(s, &i->typ) < 0)
 		return -1;
@@ -711,7 +711,7 @@ static int
 dec_stats(pt_der *d, pt_stats *st)
 {
 	pt_der s, x;
-	void *arr;
+	void *arr = NULL;
 	if (pt_der_expect(d, PT_DER_SEQ, "stats", &s) < 0 ||
 	    dec_rusage(&s, &st->rusage) < 0 ||
 	    dec_list(&s, PT_DER_SEQ, "ifdata", WIRE_MAX_LIST,
@@ -849,7 +849,7 @@ static int
 dec_stats_add(pt_der *d, pt_stats_add *a)
 {
 	pt_der s;
-	void *arr;
+	void *arr = NULL;
 	if (pt_der_expect(d, PT_DER_SEQ, "stats add", &s) < 0 ||
 	    pt_der_text(&s, "vmmdev", &a->vmmdev) < 0 ||
 	    pt_der_int(&s, "pid", &a->pid) < 0 ||
@@ -1051,7 +1051,7 @@ dec_image(pt_der *d, pt_image *img)
 static int
 dec_infos(pt_der *d, elem_fn fn, pt_success *s)
 {
-	void *arr;
+	void *arr = NULL;
 	if (dec_list(d, PT_DER_SEQ, "unikernel info", WIRE_MAX_LIST,
 	    sizeof(pt_named_info), fn, &arr, &s->u.infos.n) < 0)
 		return -1;
@@ -1062,7 +1062,7 @@ dec_infos(pt_der *d, elem_fn fn, pt_success *s)
 static int
 dec_success_alt(pt_der *d, unsigned n, pt_success *s)
 {
-	void *arr;
+	void *arr = NULL;
 	switch (n) {
 	case 0:
 		s->kind = PT_OK_EMPTY;
@@ -1373,7 +1373,7 @@ check_unique(pt_der *d, const char *what, const void *base, size_t n,
 static int
 dec_uk_trie(pt_der *d, elem_fn fn, pt_state *st)
 {
-	void *arr;
+	void *arr = NULL;
 	if (dec_list(d, PT_DER_SEQ, "unikernels", WIRE_MAX_LIST,
 	    sizeof(pt_state_uk), fn, &arr, &st->nunikernels) < 0)
 		return -1;
@@ -1385,7 +1385,7 @@ dec_uk_trie(pt_der *d, elem_fn fn, pt_state *st)
 static int
 dec_policy_trie(pt_der *d, pt_state *st)
 {
-	void *arr;
+	void *arr = NULL;
 	if (dec_list(d, PT_DER_SEQ, "policies", WIRE_MAX_LIST,
 	    sizeof(pt_named_policy), el_named_policy, &arr,
 	    &st->npolicies) < 0)

@@ -285,9 +285,9 @@ uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 		    name->text);
 	if (ukcfg_validate(cfg, err) < 0)
 		return -1;
-	const uint8_t *data;
-	size_t n;
-	uint8_t *owned;
+	const uint8_t *data = NULL;
+	size_t n = 0;
+	uint8_t *owned = NULL;
 	if (image_source(d, name, image, &data, &n, &owned, err) < 0)
 		return -1;
 	int r = prepare_steps(d, name, cfg, data, n, image != NULL,
