@@ -184,6 +184,9 @@ ukcfg_resources(pt_arena *a, const pt_ukconfig *cfg, pt_uk_res *u)
 	return 0;
 }
 
+/* More CPUs than any host petrel runs on; bounds the core's checks. */
+#define PT_UK_MAX_CPUIDS 4096
+
 static bool
 text_eq(const pt_text *a, const pt_text *b)
 {
@@ -201,6 +204,17 @@ ukcfg_validate(const pt_ukconfig *cfg, pt_err *err)
 		    "requested)", (long long)cfg->memory);
 	if (cfg->ncpuids == 0)
 		return pt_fail(err, "no CPU id given");
+	/* No manifest declares more devices than this; refusing more first
+	 * keeps the pairwise checks below (and the core's) cheap whatever a
+	 * client sends. */
+	if (cfg->nblocks > PT_MFT_MAX_ENTRIES - 1 ||
+	    cfg->nnets > PT_MFT_MAX_ENTRIES - 1)
+		return pt_fail(err, "%zu block devices and %zu networks given; "
+		    "a Solo5 manifest holds at most %d devices", cfg->nblocks,
+		    cfg->nnets, PT_MFT_MAX_ENTRIES - 1);
+	if (cfg->ncpuids > PT_UK_MAX_CPUIDS)
+		return pt_fail(err, "%zu CPU ids given, at most %d",
+		    cfg->ncpuids, PT_UK_MAX_CPUIDS);
 	for (size_t i = 0; i < cfg->nblocks; i++) {
 		const pt_blockspec *b = &cfg->blocks[i];
 		pt_text dev = ukcfg_device(b);

@@ -527,10 +527,38 @@ test_validate_duplicates(void **state)
 	pt_arena_free(&a);
 }
 
+/* More devices than a manifest can hold are refused before the pairwise
+ * checks, so a hostile create cannot make them quadratic. */
+static void
+test_validate_device_count(void **state)
+{
+	(void)state;
+	pt_arena a = {0};
+	pt_ukconfig c;
+	static pt_blockspec bs[PT_MFT_MAX_ENTRIES];
+	pt_err e;
+	char name[8];
+	minimal_config(&c);
+	c.blocks = bs;
+	for (size_t i = 0; i < PT_MFT_MAX_ENTRIES; i++) {
+		snprintf(name, sizeof(name), "d%zu", i);
+		bs[i] = block(&a, name, NULL, 0);
+	}
+	c.nblocks = PT_MFT_MAX_ENTRIES - 1;
+	assert_int_equal(ukcfg_validate(&c, &e), 0);
+	c.nblocks = PT_MFT_MAX_ENTRIES;
+	expect_refusal(&c, "at most 63 devices");
+	c.nblocks = 0;
+	c.nnets = 100000;  /* refused on the count alone, never read */
+	expect_refusal(&c, "at most 63 devices");
+	pt_arena_free(&a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_validate_device_count),
 		cmocka_unit_test(test_copy_full),
 		cmocka_unit_test(test_copy_without_image),
 		cmocka_unit_test(test_copy_empty),
