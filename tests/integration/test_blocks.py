@@ -10,6 +10,7 @@ Needs root (the fixtures run petreld in a network namespace).
 
 import errno
 import hashlib
+import json
 import os
 import pty
 import select
@@ -729,9 +730,40 @@ def test_progress_on_a_terminal(petreld, tmp_path):
 # A device attached to a running unikernel
 
 
-def test_device_of_a_running_unikernel(petreld, images, tender, tmp_path):
+def console_until(pd, name, needle, timeout=20):
+    """The console lines of `name` (`petrel --json console`, through
+    petrel-console) up to the first that contains needle."""
+    p = subprocess.Popen([str(PETREL_BIN), "--tmpdir", pd.tmpdir, "--json", "console",
+                          name, "--count", "100"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    lines = []
+    buf = b""
+    try:
+        def seen():
+            nonlocal buf
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                assert chunk, "petrel console ended: %r" % p.stderr.read()
+                buf += chunk
+                *whole, buf = buf.split(b"\n")
+                for line in whole:
+                    obj = json.loads(line)
+                    if "line" in obj:
+                        lines.append(obj["line"])
+            return any(needle in l for l in lines)
+        H.wait_for(seen, timeout, what="%r on the console of %s" % (needle, name))
+    finally:
+        p.kill()
+        p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
+    return lines
+
+
+def test_device_of_a_running_unikernel(petrel_console, images, tender, tmp_path):
     tender.need_scripted()
-    pd = petreld
+    pd = petrel_console.pd
     host = tmp_path / "host"
     host.write_bytes(b"hello-from-host")
     pd.ok("create-block", "team:disk", "1", "--data", host)
@@ -739,8 +771,13 @@ def test_device_of_a_running_unikernel(petreld, images, tender, tmp_path):
     pd.ok("create", "team:db", img, "--block", "storage:disk@512",
           "--arg", "block-read:storage:0:15",
           "--arg", "block-write:storage:4096:written-by-guest", "--arg", "run")
-    out = H.read_fifo_until(pd.fifo_path("team:db"), b"block-write storage 4096")
-    assert b"block-read storage 0: hello-from-host" in out, out
+    out = console_until(pd, "team:db", "block-write storage 4096")
+    assert "block-read storage 0: hello-from-host" in out, out
+    # The tender holds the device file itself open.
+    pid, _ = pd.wait_tender("team:db")
+    dev_stat = device(pd, "team:disk").stat()
+    held = [os.stat("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)]
+    assert any((s.st_dev, s.st_ino) == (dev_stat.st_dev, dev_stat.st_ino) for s in held)
     dev = device(pd, "team:disk")
     with open(dev, "rb") as f:
         f.seek(4096)
@@ -790,12 +827,15 @@ def test_in_use_until_the_process_is_gone(petreld_factory, images, tender):
     pid, _ = pd.wait_tender(":db")
     assert blocks(pd) == {":disk": (1, True)}
     os.kill(pid, signal.SIGSTOP)
+    H.wait_for(lambda: (H.proc_stat(pid) or ("?",))[0] == "T", 10,
+               what="the tender to stop")
     destroy = subprocess.Popen([str(PETREL_BIN), "--tmpdir", pd.tmpdir, "destroy", "db"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         def sigterm_pending():
             st = H.proc_status(pid) or {}
-            return int(st.get("ShdPnd", "0"), 16) & (1 << (signal.SIGTERM - 1))
+            bit = 1 << (signal.SIGTERM - 1)
+            return (int(st.get("ShdPnd", "0"), 16) | int(st.get("SigPnd", "0"), 16)) & bit
         H.wait_for(sigterm_pending, 10, what="petreld's SIGTERM to the tender")
         assert destroy.poll() is None
         assert blocks(pd) == {":disk": (1, True)}
