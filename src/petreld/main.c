@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 #include <event2/event.h>
 
 #include "fsutil.h"
@@ -240,6 +242,45 @@ setup_resources(pt_daemon *d, pt_err *err)
 	if (pt_res_set_root_policy(d->res, d->host_root, err) < 0)
 		return pt_fail_prefix(err, "root policy");
 	return block_load(d, err);
+}
+
+void
+host_refresh_bridges(pt_daemon *d)
+{
+	char **names = NULL;
+	size_t n = 0;
+	pt_err err = {{0}};
+	if (pt_bridges_list(&names, &n, &err) < 0) {
+		log_warn("listing the host's bridges: %s", err.msg);
+		return;
+	}
+	pt_text *t = calloc(n > 0 ? n : 1, sizeof(*t));
+	if (t == NULL) {
+		pt_bridges_free(names, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t[i].s = names[i];
+		t[i].len = strlen(names[i]);
+	}
+	pt_policy now = *d->host_root;
+	now.bridges = t;
+	now.nbridges = n;
+	pt_policy_normalise(&now);
+	if (!pt_policy_equal(&now, d->host_root)) {
+		pt_policy *copy = pt_policy_dup(&now);
+		if (copy != NULL) {
+			log_info("the host's bridges changed (%zu now)",
+			    now.nbridges);
+			pt_policy_free(d->host_root);
+			d->host_root = copy;
+			if (!d->root_by_operator &&
+			    pt_res_set_root_policy(d->res, copy, &err) < 0)
+				log_err("root policy: %s", err.msg);
+		}
+	}
+	free(t);
+	pt_bridges_free(names, n);
 }
 
 static int

@@ -193,15 +193,10 @@ load_unikernel(pt_daemon *d, const pt_state_uk *e)
 		log_err("%s: not started: out of memory", e->name.text);
 		return;
 	}
-	if (uk_start_stored(d, uk, &err) < 0) {
-		/* Left out of the new state; its image stays in the image
-		 * directory and its config in state.started. */
-		log_err("%s: not started, dropped from the state (config "
-		    "kept in state.started): %s", e->name.text, err.msg);
-		uk_free(d, uk);
-		return;
-	}
+	int r = uk_start_stored(d, uk, &err);
 	uk_register(d, uk);
+	if (r < 0)
+		uk_retry_later(d, uk, err.msg);
 }
 
 static void

@@ -277,6 +277,9 @@ int uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err);
  * resources are freed (immediately if there is no process). */
 void uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx);
 void uk_cancel_backoff(pt_uk *uk);
+/* A start that failed: keep the unikernel (registry and state) and try
+ * again after the backoff. */
+void uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
 /* Removes a stopped unikernel for good: registry, stored image, state. */
 void uk_forget(pt_daemon *d, pt_uk *uk);
 /* The info record of a unikernel (arena-allocated). */
@@ -360,6 +363,10 @@ void drain_all_running(pt_daemon *d);
 /* ---- main.c ---- */
 
 int64_t pt_now_mono_ms(void);
+/* Bridges come and go while petreld runs: re-reads them before a check
+ * that uses them (create, restart, policy add). The root policy follows
+ * unless an operator set it. */
+void host_refresh_bridges(pt_daemon *d);
 pt_time_ms pt_now_ms(void);
 void daemon_check_shutdown(pt_daemon *d);
 

@@ -666,17 +666,32 @@ restart_wanted(const pt_fail_behaviour *f, int code)
 	return false;
 }
 
+static void schedule_restart(pt_daemon *d, pt_uk *uk);
+
 static void
 restart_now(pt_daemon *d, pt_uk *uk, const char *why)
 {
 	pt_err err = {{0}};
 	log_info("%s: restarting (%s)", uk->name.text, why);
+	host_refresh_bridges(d);
 	uk_set_launch_event(uk, PT_EV_RESTARTED);
-	if (uk_start_stored(d, uk, &err) < 0) {
-		log_err("%s: restart failed, giving up: %s", uk->name.text,
-		    err.msg);
-		uk_forget(d, uk);
-	}
+	if (uk_start_stored(d, uk, &err) < 0)
+		uk_retry_later(d, uk, err.msg);
+}
+
+void
+uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why)
+{
+	/* Nothing is lost to a passing failure (a bridge not up yet, a
+	 * tender being replaced): the unikernel stays, in its state file
+	 * too, and is tried again with the capped backoff until it starts
+	 * or is destroyed. */
+	log_err("%s: could not start: %s; trying again later", uk->name.text,
+	    why);
+	/* It did not run at all: the backoff grows, it is not reset as
+	 * after a stable run. */
+	uk->started_mono_ms = pt_now_mono_ms();
+	schedule_restart(d, uk);
 }
 
 static void

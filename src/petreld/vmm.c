@@ -269,6 +269,16 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 		return;
 	}
 	switch (cmd->kind) {
+	case PT_CMD_POLICY_ADD:
+	case PT_CMD_UK_CREATE:
+	case PT_CMD_UK_FORCE_CREATE:
+	case PT_CMD_UK_RESTART:
+		host_refresh_bridges(c->d);
+		break;
+	default:
+		break;
+	}
+	switch (cmd->kind) {
 	case PT_CMD_POLICY_INFO:
 		policy_info(c, h);
 		return;

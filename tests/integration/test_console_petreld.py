@@ -166,6 +166,21 @@ def talk(images):
 # reading
 
 
+def test_stdout_and_stderr_reach_the_console(petrel_console, images, tender,
+                                             follow):
+    """The tender's stdout (the guest console) and stderr (its own
+    diagnostics) both go through the FIFO to petrel-console (solo5.md §7)."""
+    tender.need_scripted()
+    pd = petrel_console.pd
+    pd.ok("create", "talk", talk(images), "--arg", "print:hello-console",
+          "--arg", "stderr:hello-stderr", "--arg", "run")
+    f = follow(pd, "talk", "--count", "1024")
+    f.wait_line("hello-stderr")
+    assert "hello-console" in f.texts()
+    # The unikernel keeps running after its console was read.
+    assert pd.tender_of(":talk") is not None
+
+
 def test_history_by_count(petrel_console, images, tender, follow):
     tender.need_scripted()
     pd = petrel_console.pd

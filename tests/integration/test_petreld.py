@@ -131,17 +131,6 @@ def test_create_spt_and_no_add_name(petreld, images, tender):
     assert argv[1:] == ["--mem=32", "--", pd.image_path(":quiet"), "run"]
 
 
-def test_console_output_reaches_the_fifo(petreld, images, tender):
-    tender.need_scripted()
-    pd = petreld
-    pd.ok("create", "talk", running_image(images), "--arg", "print:hello-console",
-          "--arg", "stderr:hello-stderr", "--arg", "run")
-    out = H.read_fifo_until(pd.fifo_path(":talk"), b"hello-stderr")
-    assert b"hello-console" in out
-    # The unikernel keeps running after its console was read.
-    assert pd.tender_of(":talk") is not None
-
-
 def test_destroy_of_unikernel_blocked_on_full_console(petreld, images, tender):
     """Nobody reads the FIFO: the tender blocks in write(2). Destroy must
     still end it and free everything."""

@@ -435,3 +435,26 @@ def test_wrong_service_command_is_unknown(petreld):
     reply = read_frame(s)
     s.close()
     assert reply == H.der_seq(header, H.der_ctx(2, H.der_utf8("unknown command"))), reply.hex()
+
+
+def test_unikernel_waits_for_a_missing_bridge(petreld, images, tender):
+    """A unikernel whose bridge is missing when petreld starts is kept, in
+    the state file too, and starts once the bridge is there (a host whose
+    bridges come up after petreld loses nothing)."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "web", images.path("hvt", nets=["service"]),
+          "--net", "service:br1", "--arg", "run")
+    pd.wait_tender(":web")
+    assert pd.stop(signal.SIGTERM) == 0
+    pd.ns.del_link("br1")
+    pd.start()
+    H.wait_for(lambda: "could not start" in pd.log_text(), 20,
+               what="petreld to report that :web cannot start")
+    assert pd.tender_of(":web") is None
+    # Still in the state: another restart of petreld would not lose it.
+    assert b":web" in Path(pd.dbdir, "state").read_bytes()
+    pd.ns.add_bridge("br1")
+    pid, _ = pd.wait_tender(":web")
+    assert pd.ns.link("vmmtap0")["master"] == "br1"
+    pd.ok("destroy", "web")
