@@ -330,32 +330,12 @@ ev_close(pt_daemon *d)
 
 /* ---- subscribers ---- */
 
-/* Does the subscriber `who` see events about `subject`? At or below a
- * path; for a name, that name and the names under it as a path (a:web
- * sees a:web and a:web:x, not a:db), as the stats daemon's subscribers
- * (§8.3). pt_event_visible alone compares only the subscriber's path. */
-static bool
-ev_visible(const pt_name *who, const pt_name *subject)
-{
-	if (!pt_event_visible(who, subject))
-		return false;
-	if (!who->has_label)
-		return true;
-	size_t n = pt_name_nlabels(who);
-	if (pt_name_nlabels(subject) < n)
-		return false;
-	size_t la, lb;
-	const char *a = pt_name_nth_label(who, n - 1, &la);
-	const char *b = pt_name_nth_label(subject, n - 1, &lb);
-	return la == lb && memcmp(a, b, la) == 0;
-}
-
 static bool
 sub_wants(const ev_sub *s, const pt_event_slot *slot)
 {
 	if (s->has_since && slot->time_ms < s->since_ms)
 		return false;
-	return ev_visible(&s->h.name, &slot->name);
+	return pt_event_visible(&s->h.name, &slot->name);
 }
 
 static void
