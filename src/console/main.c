@@ -46,6 +46,8 @@ usage(FILE *f)
 "usage: petrel-console [options]\n"
 "Keeps the console output of each unikernel that petreld starts in a ring\n"
 "of lines and streams it to subscribers (petrel console NAME).\n"
+"It needs no privileges: run it as a user in the group given to\n"
+"petreld --console-group, which lets that group read the FIFOs.\n"
 "\n"
 "  --tmpdir DIR        run dir shared with petreld (default /run/petrel);\n"
 "                      listens on DIR/util/console.sock, reads DIR/fifo/NAME\n"

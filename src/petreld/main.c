@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,9 @@ static const char usage_text[] =
 "  --no-console          do not tell petrel-console about unikernels\n"
 "                        (<tmpdir>/util/console.sock); by default petreld\n"
 "                        does, and reconnects whenever it comes back\n"
+"  --console-group GROUP the group petrel-console runs in, when it runs\n"
+"                        unprivileged: <tmpdir>/util and <tmpdir>/fifo\n"
+"                        (and so every console FIFO) belong to it\n"
 "  --help                this text\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
@@ -59,7 +63,7 @@ static const char usage_text[] =
 enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
 	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP, OPT_LOGDIR,
-	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE,
+	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE, OPT_CONSOLE_GROUP,
 };
 
 int64_t
@@ -107,6 +111,7 @@ parse_options(int argc, char **argv, pt_opts *o)
 		{"events-max-kb", required_argument, NULL, OPT_EVENTS_MAX},
 		{"events-ring", required_argument, NULL, OPT_EVENTS_RING},
 		{"no-console", no_argument, NULL, OPT_NO_CONSOLE},
+		{"console-group", required_argument, NULL, OPT_CONSOLE_GROUP},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -167,6 +172,9 @@ parse_options(int argc, char **argv, pt_opts *o)
 		case OPT_NO_CONSOLE:
 			o->no_console = true;
 			break;
+		case OPT_CONSOLE_GROUP:
+			o->console_group = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -199,6 +207,31 @@ join(char *out, size_t cap, const char *a, const char *b, pt_err *err)
 	return 0;
 }
 
+/* With --console-group, an unprivileged petrel-console in that group can
+ * create its socket in util/ and read every FIFO: both directories belong
+ * to the group, and their setgid bit hands the group down to what is
+ * created in them (the FIFOs are 0660). Others get nothing more. */
+static int
+share_with_console(pt_daemon *d, const char *util, pt_err *err)
+{
+	if (d->o.console_group == NULL)
+		return 0;
+	char buf[4096];
+	struct group gr, *found = NULL;
+	int e = getgrnam_r(d->o.console_group, &gr, buf, sizeof(buf), &found);
+	if (found == NULL)
+		return pt_fail(err, "--console-group %s: %s",
+		    d->o.console_group, e != 0 ? strerror(e) :
+		    "no such group");
+	if (chown(util, (uid_t)-1, gr.gr_gid) < 0 ||
+	    chmod(util, 02775) < 0 ||
+	    chown(d->fifo_dir, (uid_t)-1, gr.gr_gid) < 0 ||
+	    chmod(d->fifo_dir, 02750) < 0)
+		return pt_fail(err, "giving %s and %s to group %s: %s", util,
+		    d->fifo_dir, d->o.console_group, strerror(errno));
+	return 0;
+}
+
 static int
 setup_dirs(pt_daemon *d, pt_err *err)
 {
@@ -221,7 +254,7 @@ setup_dirs(pt_daemon *d, pt_err *err)
 	    pt_mkdirs(d->block_dir, 0700, err) < 0 ||
 	    pt_mkdirs(d->image_dir, 0700, err) < 0)
 		return -1;
-	return 0;
+	return share_with_console(d, util, err);
 }
 
 /* The root policy from the host: its block budget also covers the block

@@ -61,6 +61,7 @@ typedef struct {
 	size_t events_max_bytes;   /* rotate the events file beyond this */
 	size_t events_ring;        /* events held in memory */
 	bool no_console;           /* do not talk to petrel-console */
+	const char *console_group; /* petrel-console's group, or NULL */
 } pt_opts;
 
 typedef struct pt_evlog pt_evlog;

@@ -583,8 +583,11 @@ CONSOLE_BIN = BUILD_DIR / "src" / "console" / "petrel-console"
 
 
 class ConsoleDaemon:
-    def __init__(self, pd, logdir, ring_lines=None, max_subs=None):
+    def __init__(self, pd, logdir, ring_lines=None, max_subs=None,
+                 run_as=None):
         self.pd = pd
+        # (user, group): run unprivileged, through util-linux's setpriv.
+        self.run_as = run_as
         self.tmpdir = pd.tmpdir
         self.sock = os.path.join(self.tmpdir, "util", "console.sock")
         self.logfile = Path(logdir) / ("petrel-console-%s.log"
@@ -598,7 +601,13 @@ class ConsoleDaemon:
         self.starts = 0
 
     def argv(self):
-        return [need_binary(CONSOLE_BIN), "--tmpdir", self.tmpdir, "-vv"] + self.opts
+        prefix = []
+        if self.run_as is not None:
+            user, group = self.run_as
+            prefix = ["setpriv", "--reuid", user, "--regid", group,
+                      "--clear-groups", "--"]
+        return prefix + [need_binary(CONSOLE_BIN), "--tmpdir", self.tmpdir,
+                         "-vv"] + self.opts
 
     def start(self, timeout=20):
         assert not self.alive(), "petrel-console already runs"

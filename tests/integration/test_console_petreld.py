@@ -181,6 +181,26 @@ def test_stdout_and_stderr_reach_the_console(petrel_console, images, tender,
     assert pd.tender_of(":talk") is not None
 
 
+def test_unprivileged_petrel_console(petreld_factory, console_factory,
+                                     images, tender, follow):
+    """petrel-console as nobody:nogroup next to petreld --console-group
+    nogroup: it creates its socket and reads the consoles all the same,
+    and it really runs without privileges."""
+    tender.need_scripted()
+    pd = petreld_factory(start=False,
+                         extra_args=["--console-group", "nogroup"])
+    os.chmod(pd.base, 0o711)  # the test's private dir must be traversable
+    pd.start()
+    cd = console_factory(pd, run_as=("nobody", "nogroup"))
+    uid = H.proc_status(cd.proc.pid)["Uid"].split()[0]
+    assert uid == "65534", "petrel-console runs as uid %s" % uid
+    pd.ok("create", "talk", talk(images), "--arg", "print:hello-nobody",
+          "--arg", "run")
+    f = follow(pd, "talk", "--count", "1024")
+    f.wait_line("hello-nobody")
+    pd.ok("destroy", "talk")
+
+
 def test_history_by_count(petrel_console, images, tender, follow):
     tender.need_scripted()
     pd = petrel_console.pd
