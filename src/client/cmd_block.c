@@ -382,22 +382,6 @@ static const pt_cli_optspec dump_opts[] = {
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
-typedef struct {
-	pt_outfile *f;
-	bool write_failed;
-} dump_sink;
-
-static int
-dump_write(void *ctx, const uint8_t *p, size_t n, pt_err *err)
-{
-	dump_sink *s = ctx;
-	if (pt_outfile_write(s->f, p, n, err) != 0) {
-		s->write_failed = true;
-		return -1;
-	}
-	return 0;
-}
-
 /* The stream after the block-device-image reply: chunks, end, and a
  * failure only if reading the device failed. Returns 0 when the data is
  * complete in the file, else an exit code (reported). */
@@ -405,7 +389,6 @@ static int
 receive_dump(const pt_client *c, const pt_name *name, pt_conn *conn,
     bool compressed, pt_outfile *f)
 {
-	dump_sink sink = {f, false};
 	pt_zpipe zp;
 	pt_arena a = {0};
 	pt_wire w;
@@ -415,7 +398,7 @@ receive_dump(const pt_client *c, const pt_name *name, pt_conn *conn,
 	int rc = 0, r;
 
 	if (compressed && pt_zpipe_inflate_init(&zp, MAX_DUMP_BYTES,
-	    dump_write, &sink, &err) != 0)
+	    pt_outfile_write, f, &err) != 0)
 		return pt_report(PT_EXIT_COMM, name->text, "%s", err.msg);
 	progress_init(&pr, c, name->text, 0);
 	while ((r = pt_request_read(c, conn, name, &a, &w, &rc)) > 0) {
@@ -436,10 +419,10 @@ receive_dump(const pt_client *c, const pt_name *name, pt_conn *conn,
 		}
 		const pt_blob *ch = &w.u.data.u.chunk;
 		int wr = compressed ? pt_zpipe_feed(&zp, ch->data, ch->len,
-		    &err) : dump_write(&sink, ch->data, ch->len, &err);
+		    &err) : pt_outfile_write(f, ch->data, ch->len, &err);
 		if (wr != 0) {
-			rc = pt_report(sink.write_failed ? PT_EXIT_USAGE :
-			    PT_EXIT_COMM, sink.write_failed ? f->path :
+			rc = pt_report(f->failed ? PT_EXIT_USAGE :
+			    PT_EXIT_COMM, f->failed ? f->path :
 			    name->text, "%s", err.msg);
 			break;
 		}

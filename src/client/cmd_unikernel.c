@@ -452,23 +452,6 @@ static const pt_cli_optspec get_opts[] = {
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
-/* The inflater's sink: remembers whether the file (not the data) failed. */
-typedef struct {
-	pt_outfile *f;
-	bool write_failed;
-} image_sink;
-
-static int
-image_write(void *ctx, const uint8_t *p, size_t n, pt_err *err)
-{
-	image_sink *s = ctx;
-	if (pt_outfile_write(s->f, p, n, err) != 0) {
-		s->write_failed = true;
-		return -1;
-	}
-	return 0;
-}
-
 /* Writes the image (inflating it if it came compressed) to path.
  * Returns 0, or an exit code: 2 for a file we cannot write, 3 for image
  * data from the daemon that does not inflate. */
@@ -476,7 +459,6 @@ static int
 write_image(const pt_image *img, const char *path, uint64_t *size)
 {
 	pt_outfile f;
-	image_sink sink = {&f, false};
 	pt_zpipe zp;
 	pt_err err;
 	int rc = 0;
@@ -490,12 +472,12 @@ write_image(const pt_image *img, const char *path, uint64_t *size)
 		    &err) != 0)
 			rc = PT_EXIT_USAGE;
 	} else if (pt_zpipe_inflate_init(&zp, PT_CLIENT_MAX_IMAGE,
-	    image_write, &sink, &err) != 0) {
+	    pt_outfile_write, &f, &err) != 0) {
 		rc = PT_EXIT_COMM;
 	} else {
 		if (pt_zpipe_feed(&zp, img->data.data, img->data.len,
 		    &err) != 0 || pt_zpipe_finish(&zp, &err) != 0) {
-			rc = sink.write_failed ? PT_EXIT_USAGE : PT_EXIT_COMM;
+			rc = f.failed ? PT_EXIT_USAGE : PT_EXIT_COMM;
 			if (rc == PT_EXIT_COMM)
 				pt_fail_prefix(&err, "the compressed image");
 		}

@@ -19,6 +19,7 @@ pt_outfile_open(pt_outfile *f, const char *path, pt_err *err)
 	f->fd = -1;
 	f->path = path;
 	f->written = 0;
+	f->failed = false;
 	f->tmp[0] = '\0';
 	if ((size_t)snprintf(f->tmp, sizeof(f->tmp), "%s.XXXXXX", path) >=
 	    sizeof(f->tmp)) {
@@ -52,6 +53,7 @@ pt_outfile_write(void *ctx, const uint8_t *p, size_t n, pt_err *err)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			f->failed = true;
 			return pt_fail(err, "writing %s: %s", f->path,
 			    strerror(errno));
 		}

@@ -18,11 +18,13 @@ typedef struct {
 	const char *path;
 	char tmp[PATH_MAX];
 	uint64_t written;
+	bool failed;      /* a write failed: the file, not the data */
 } pt_outfile;
 
 /* Creates the temp file beside path (mode 0666 minus the umask). */
 int pt_outfile_open(pt_outfile *f, const char *path, pt_err *err);
-/* A pt_sink_fn: ctx is the pt_outfile. */
+/* A pt_sink_fn: ctx is the pt_outfile. A failure sets f->failed, so that
+ * a caller can tell a file it cannot write from data that is bad. */
 int pt_outfile_write(void *f, const uint8_t *p, size_t n, pt_err *err);
 /* fsync, rename over path, fsync the directory. */
 int pt_outfile_commit(pt_outfile *f, pt_err *err);
