@@ -93,6 +93,16 @@ int pt_request_read(const pt_client *c, pt_conn *conn, const pt_name *name,
 int pt_request_reply(const pt_client *c, pt_conn *conn, const pt_name *name,
     pt_arena *a, pt_wire *w, int *rc);
 
+/* A subscription's stream: the first reply goes to `status` (which
+ * returns an exit code; non-zero ends the stream), then every data message
+ * of kind `kind` to `item`, until the daemon closes the stream, `item`
+ * returns non-zero, or a failure or another message arrives (`what` names
+ * the stream in that error). Returns the exit code. */
+int pt_request_stream(const pt_client *c, pt_conn *conn, const pt_name *name,
+    int (*status)(const pt_client *c, const pt_wire *w),
+    pt_data_kind kind, const char *what,
+    int (*item)(const pt_client *c, const pt_data *d));
+
 /* One command, one reply, printed. Returns the exit code. */
 int pt_request_simple(const pt_client *c, pt_sock_kind sock,
     const pt_name *name, const pt_command *cmd);

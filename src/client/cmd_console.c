@@ -68,38 +68,9 @@ show_status(const pt_client *c, const pt_wire *w)
 }
 
 static int
-follow(const pt_client *c, const pt_name *name, pt_conn *conn)
+print_line(const pt_client *c, const pt_data *d)
 {
-	pt_arena a = {0};
-	pt_wire w;
-	int rc = 0, r;
-
-	if (pt_request_reply(c, conn, name, &a, &w, &rc) <= 0)
-		goto out;
-	rc = show_status(c, &w);
-	if (rc != 0)
-		goto out;
-	/* Lines until petrel-console closes the stream or we are
-	 * interrupted. */
-	while ((r = pt_request_read(c, conn, name, &a, &w, &rc)) > 0) {
-		if (w.kind == PT_PAYLOAD_FAILURE) {
-			rc = pt_out_reply(c, &w);
-			break;
-		}
-		if (w.kind != PT_PAYLOAD_DATA ||
-		    w.u.data.kind != PT_DATA_CONSOLE) {
-			rc = pt_report(PT_EXIT_COMM, name->text,
-			    "unexpected message on the console stream");
-			break;
-		}
-		rc = pt_out_console_line(c, w.u.data.u.console.time,
-		    &w.u.data.u.console.line);
-		if (rc != 0)
-			break;
-	}
-out:
-	pt_arena_free(&a);
-	return rc;
+	return pt_out_console_line(c, d->u.console.time, &d->u.console.line);
 }
 
 static int
@@ -120,7 +91,8 @@ run_console(pt_client *c)
 	int r = pt_request_start(c, PT_SOCK_CONSOLE, &name, &cmd, &conn, &rc);
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;
-	rc = follow(c, &name, &conn);
+	rc = pt_request_stream(c, &conn, &name, show_status, PT_DATA_CONSOLE,
+	    "console stream", print_line);
 	pt_conn_close(&conn);
 	return rc;
 }

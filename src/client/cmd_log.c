@@ -51,34 +51,9 @@ check_subscribed(const pt_client *c, const pt_wire *w)
 }
 
 static int
-stream(const pt_client *c, const pt_name *name, pt_conn *conn)
+print_event(const pt_client *c, const pt_data *d)
 {
-	pt_arena a = {0};
-	pt_wire w;
-	int rc = 0, r;
-
-	if (pt_request_reply(c, conn, name, &a, &w, &rc) <= 0)
-		goto out;
-	rc = check_subscribed(c, &w);
-	if (rc != 0)
-		goto out;
-	while ((r = pt_request_read(c, conn, name, &a, &w, &rc)) > 0) {
-		if (w.kind == PT_PAYLOAD_FAILURE) {
-			rc = pt_out_reply(c, &w);
-			break;
-		}
-		if (w.kind != PT_PAYLOAD_DATA || w.u.data.kind != PT_DATA_LOG) {
-			rc = pt_report(PT_EXIT_COMM, name->text,
-			    "unexpected message on the event stream");
-			break;
-		}
-		rc = pt_out_event(c, &w.u.data.u.event);
-		if (rc != 0)
-			break;
-	}
-out:
-	pt_arena_free(&a);
-	return rc;
+	return pt_out_event(c, &d->u.event);
 }
 
 static int
@@ -98,7 +73,8 @@ run_log(pt_client *c)
 	int r = pt_request_start(c, PT_SOCK_VMMD, &name, &cmd, &conn, &rc);
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;
-	rc = stream(c, &name, &conn);
+	rc = pt_request_stream(c, &conn, &name, check_subscribed, PT_DATA_LOG,
+	    "event stream", print_event);
 	pt_conn_close(&conn);
 	return rc;
 }

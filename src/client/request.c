@@ -182,3 +182,38 @@ pt_request_query(const pt_client *c, const pt_name *name,
 		rc = pt_out_reply(c, w);
 	return rc;
 }
+
+int
+pt_request_stream(const pt_client *c, pt_conn *conn, const pt_name *name,
+    int (*status)(const pt_client *c, const pt_wire *w),
+    pt_data_kind kind, const char *what,
+    int (*item)(const pt_client *c, const pt_data *d))
+{
+	pt_arena a = {0};
+	pt_wire w;
+	int rc = 0, r;
+
+	if (pt_request_reply(c, conn, name, &a, &w, &rc) <= 0)
+		goto out;
+	rc = status(c, &w);
+	if (rc != 0)
+		goto out;
+	/* Until the daemon closes the stream or we are interrupted. */
+	while ((r = pt_request_read(c, conn, name, &a, &w, &rc)) > 0) {
+		if (w.kind == PT_PAYLOAD_FAILURE) {
+			rc = pt_out_reply(c, &w);
+			break;
+		}
+		if (w.kind != PT_PAYLOAD_DATA || w.u.data.kind != kind) {
+			rc = pt_report(PT_EXIT_COMM, name->text,
+			    "unexpected message on the %s", what);
+			break;
+		}
+		rc = item(c, &w.u.data);
+		if (rc != 0)
+			break;
+	}
+out:
+	pt_arena_free(&a);
+	return rc;
+}
