@@ -180,6 +180,14 @@ conn_process(pt_conn *c)
 			conn_shutdown(c);
 			return;
 		}
+		if (c->streaming && c->stream.on_frame == NULL) {
+			/* A dump has nothing to read from its client. */
+			log_warn("%s: a frame from the client during a transfer "
+			    "that takes none, closing", c->cmd != NULL ? c->cmd :
+			    "stream");
+			conn_shutdown(c);
+			return;
+		}
 		if (c->streaming) {
 			bool end = st == PT_FRAME_END;
 			c->stream.on_frame(c, end ? NULL : body, end ? 0 : len,
