@@ -880,6 +880,8 @@ dump_deflate(pt_conn *c, dump_stream *s, const uint8_t *p, size_t n,
 		size_t got = sizeof(out) - s->zs.avail_out;
 		if (got > 0)
 			send_chunk(c, &s->h, out, got);
+		if (!c->streaming)
+			return 0;  /* the peer went: nothing more to send */
 	} while (s->zs.avail_out == 0 || (finish && rc != Z_STREAM_END));
 	return 0;
 }
@@ -901,12 +903,14 @@ dump_end(pt_conn *c, dump_stream *s, const char *failure)
 
 /* Sends the next pieces. Only once everything queued has gone: the
  * connection's output buffer is reset only when it is empty, so topping
- * it up while it drains would let it grow with the device. */
+ * it up while it drains would let it grow with the device. A send can
+ * find the peer gone: the stream stops then (streaming is false), and
+ * `s` stays valid until this call returns (conn.c defers dump_close). */
 static void
 dump_produce(pt_conn *c)
 {
 	dump_stream *s = c->stream.ctx;
-	if (conn_out_pending(c) > 0)
+	if (!c->streaming || conn_out_pending(c) > 0)
 		return;
 	while (!c->dead && c->streaming &&
 	    conn_out_pending(c) < DUMP_HIGH_WATER) {
@@ -938,7 +942,8 @@ dump_produce(pt_conn *c)
 			}
 			continue;
 		}
-		for (size_t off = 0; off < (size_t)r; off += CHUNK)
+		for (size_t off = 0; off < (size_t)r && c->streaming;
+		    off += CHUNK)
 			send_chunk(c, &s->h, s->buf + off,
 			    (size_t)r - off < CHUNK ? (size_t)r - off : CHUNK);
 	}
@@ -995,12 +1000,14 @@ block_dump(pt_conn *c, const pt_header *h, int64_t level)
 		refuse(c, h, "block dump", why);
 		return;
 	}
-	pt_success ok = {.kind = PT_OK_BLOCK_IMAGE};
-	ok.u.compressed = s->compressed;
-	conn_reply(c, h, &ok);
+	/* The stream first: if the reply finds the peer gone, closing the
+	 * connection runs dump_close, which unlocks the device. */
 	pt_stream st = {.on_drain = dump_produce, .on_close = dump_close,
 	    .ctx = s};
 	conn_set_stream(c, &st);
+	pt_success ok = {.kind = PT_OK_BLOCK_IMAGE};
+	ok.u.compressed = s->compressed;
+	conn_reply(c, h, &ok);
 	dump_produce(c);
 }
 

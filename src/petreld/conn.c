@@ -48,19 +48,35 @@ conn_unlink(pt_conn *c)
 		pt_server_conn_closed(d->server);
 }
 
+/* Runs the stream's close hook (once), now. */
+static void
+stream_close(pt_conn *c)
+{
+	if (!c->streaming && !c->stream_close_pending)
+		return;
+	c->streaming = false;
+	c->stream_close_pending = false;
+	if (c->stream.on_close != NULL)
+		c->stream.on_close(c);
+}
+
 /* Closes the socket and everything attached to it; the struct itself
- * lives on until the last reference is dropped. */
+ * lives on until the last reference is dropped. A stream stops at once
+ * (streaming is false), but its close hook waits for the holders: one of
+ * them may be the stream's own producer, in the middle of a send that
+ * just failed, still using the state the hook frees. */
 static void
 conn_shutdown(pt_conn *c)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
-	if (c->streaming && c->stream.on_close != NULL) {
+	if (c->streaming) {
 		c->streaming = false;
-		c->stream.on_close(c);
+		c->stream_close_pending = true;
 	}
-	c->streaming = false;
+	if (c->refs == 0)
+		stream_close(c);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->idle);
@@ -88,8 +104,14 @@ conn_unref(pt_conn *c)
 	if (!c->dead && c->closing && c->out_off >= c->out.len &&
 	    c->ops == 0)
 		conn_shutdown(c);
-	if (c->refs == 0 && c->dead)
-		free(c);
+	if (c->refs == 0 && c->dead) {
+		/* The hook may grab and drop the connection itself. */
+		c->refs++;
+		stream_close(c);
+		c->refs--;
+		if (c->refs == 0)
+			free(c);
+	}
 }
 
 size_t
@@ -399,11 +421,7 @@ conn_finish(pt_conn *c, bool keep_open)
 {
 	if (c->dead)
 		return;
-	if (c->streaming && c->stream.on_close != NULL) {
-		c->streaming = false;
-		c->stream.on_close(c);
-	}
-	c->streaming = false;
+	stream_close(c);
 	if (!keep_open) {
 		c->closing = true;
 		conn_ref(c);
@@ -453,7 +471,17 @@ conn_abort(pt_conn *c)
 void
 conn_set_stream(pt_conn *c, const pt_stream *s)
 {
+	/* Whoever replaces a stream is done with the old one. */
+	stream_close(c);
 	c->stream = *s;
+	if (c->dead) {
+		/* The peer went before the stream began (a reply failed):
+		 * nothing will ever close it otherwise. */
+		c->stream_close_pending = true;
+		if (c->refs == 0)
+			stream_close(c);
+		return;
+	}
 	c->streaming = true;
 }
 
@@ -472,10 +500,7 @@ conn_discard_upload(pt_conn *c)
 {
 	if (c->dead)
 		return;
-	if (c->streaming && c->stream.on_close != NULL) {
-		c->streaming = false;
-		c->stream.on_close(c);
-	}
+	stream_close(c);
 	pt_stream st = {.on_frame = discard_frame};
 	conn_set_stream(c, &st);
 }

@@ -103,7 +103,8 @@ struct pt_daemon {
 /* Stream hooks for commands that carry data (block set / dump). */
 typedef struct {
 	/* A raw frame of an upload (end = the terminator). The hook replies
-	 * and finishes (or discards) when the upload is over; returns 0. */
+	 * and finishes (or discards) when the upload is over; returns 0.
+	 * NULL: the stream takes no input, a frame drops the connection. */
 	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
 	/* The output buffer drained below the low-water mark. */
 	void (*on_drain)(pt_conn *c);
@@ -126,6 +127,10 @@ struct pt_conn {
 	int ops;           /* asynchronous operations that will reply */
 	bool dead;         /* socket gone; struct freed when refs drop */
 	bool streaming;    /* hooks installed */
+	/* The socket went while a holder ran: on_close waits until the last
+	 * reference is dropped, so the stream's state outlives the hook that
+	 * was using it when a send failed. */
+	bool stream_close_pending;
 	pt_stream stream;
 	const char *cmd;   /* the command being handled, for refusals */
 };
@@ -157,6 +162,8 @@ void conn_drop(pt_conn *c);
 /* Closes at once, dropping unsent output (a subscriber that is dropped
  * must not linger until a stalled peer reads). */
 void conn_abort(pt_conn *c);
+/* Installs the hooks. On a connection that is already gone, on_close
+ * runs at once, or when the current holders are done. */
 void conn_set_stream(pt_conn *c, const pt_stream *s);
 /* After a refused or failed upload: the reply is queued; the rest of the
  * upload is read and dropped up to its terminator, then the connection

@@ -13,6 +13,8 @@ Needs root (the fixtures run petreld in a network namespace).
 import os
 import time
 
+import pytest
+
 from test_blocks import Raw, cmd_dump, not_busy
 
 MiB = 1 << 20
@@ -71,3 +73,42 @@ def test_a_frame_during_a_dump_closes_the_connection(petreld, tmp_path):
         finally:
             c.close()
         assert_alive(pd)
+
+
+# ---------------------------------------------------------------------------
+# The peer goes away while a dump is being produced
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_peer_gone_in_the_middle_of_a_dump(petreld, tmp_path, level):
+    pd = petreld
+    random_device(pd, tmp_path, "disk", 16)
+    for _ in range(8):
+        c = Raw(pd, ":disk")
+        try:
+            c.command(cmd_dump(level))
+            got = 0
+            while got < 200 * 1024:
+                b = c.s.recv(64 * 1024)
+                assert b, "petreld closed early"
+                got += len(b)
+        finally:
+            c.close()
+        assert_alive(pd)
+    not_busy(pd, ":disk")
+
+
+# ---------------------------------------------------------------------------
+# The peer is gone before the first reply of a dump
+
+
+def test_peer_gone_before_the_dump_reply(petreld, tmp_path):
+    pd = petreld
+    random_device(pd, tmp_path, "disk", 4)
+    for _ in range(8):
+        c = Raw(pd, ":disk")
+        c.command(cmd_dump(0))
+        c.close()
+    assert_alive(pd)
+    not_busy(pd, ":disk")
+    pd.ok("destroy-block", "disk")
