@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -80,7 +81,8 @@ conn_shutdown(pt_conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->idle);
-	c->rev = c->wev = c->idle = NULL;
+	event_free(c->wtimer);
+	c->rev = c->wev = c->idle = c->wtimer = NULL;
 	close(c->fd);
 	c->fd = -1;
 	pt_frame_reader_free(&c->rd);
@@ -120,10 +122,22 @@ conn_out_pending(const pt_conn *c)
 	return c->out.len - c->out_off;
 }
 
-/* Writes what the socket takes now; the rest on EV_WRITE. */
+/* (Re)starts the wait for the peer to take some of its output. */
+static void
+write_timer_arm(pt_conn *c)
+{
+	int64_t ms = c->d->o.write_timeout_ms;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) *
+	    1000};
+	evtimer_add(c->wtimer, &tv);
+}
+
+/* Writes what the socket takes now; the rest on EV_WRITE. Output that
+ * waits starts the write timeout; any progress restarts it. */
 static void
 conn_flush(pt_conn *c)
 {
+	bool progress = false;
 	while (!c->dead && c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + c->out_off,
 		    c->out.len - c->out_off, MSG_NOSIGNAL);
@@ -132,6 +146,9 @@ conn_flush(pt_conn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				event_add(c->wev, NULL);
+				if (progress || !evtimer_pending(c->wtimer,
+				    NULL))
+					write_timer_arm(c);
 				return;
 			}
 			log_debug("connection: send: %s", strerror(errno));
@@ -139,12 +156,14 @@ conn_flush(pt_conn *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+		progress = true;
 	}
 	if (c->dead)
 		return;
 	pt_buf_reset(&c->out);
 	c->out_off = 0;
 	event_del(c->wev);
+	evtimer_del(c->wtimer);
 }
 
 static void
@@ -270,7 +289,8 @@ on_idle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pt_conn *c = arg;
-	/* Busy with an operation, or sending a dump: not idle. */
+	/* Busy with an operation, or sending (output that waits has its
+	 * own, write timeout): not idle. */
 	if (c->ops > 0 || conn_out_pending(c) > 0 ||
 	    (c->streaming && c->stream.on_drain != NULL)) {
 		struct timeval tv = {IDLE_TIMEOUT_S, 0};
@@ -278,6 +298,23 @@ on_idle(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_info("closing a connection idle for %d s", IDLE_TIMEOUT_S);
+	conn_ref(c);
+	conn_shutdown(c);
+	conn_unref(c);
+}
+
+/* Output has waited write_timeout_ms without the peer taking any: a
+ * client that sends a command and never reads would otherwise hold its
+ * slot, its output and (for a dump) the device forever. */
+static void
+on_write_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_conn *c = arg;
+	log_warn("%s: closing a connection that took none of its %zu "
+	    "waiting bytes for %lld ms", c->cmd != NULL ? c->cmd : "client",
+	    conn_out_pending(c), (long long)c->d->o.write_timeout_ms);
 	conn_ref(c);
 	conn_shutdown(c);
 	conn_unref(c);
@@ -299,9 +336,11 @@ conn_accepted(pt_daemon *d, int fd)
 	c->rev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->idle = evtimer_new(d->base, on_idle, c);
+	c->wtimer = evtimer_new(d->base, on_write_timeout, c);
 	struct timeval tv = {IDLE_TIMEOUT_S, 0};
 	if (c->rev == NULL || c->wev == NULL || c->idle == NULL ||
-	    event_add(c->rev, NULL) < 0 || evtimer_add(c->idle, &tv) < 0) {
+	    c->wtimer == NULL || event_add(c->rev, NULL) < 0 ||
+	    evtimer_add(c->idle, &tv) < 0) {
 		log_err("cannot watch a new connection");
 		if (c->rev != NULL)
 			event_free(c->rev);
@@ -309,6 +348,8 @@ conn_accepted(pt_daemon *d, int fd)
 			event_free(c->wev);
 		if (c->idle != NULL)
 			event_free(c->idle);
+		if (c->wtimer != NULL)
+			event_free(c->wtimer);
 		pt_frame_reader_free(&c->rd);
 		close(fd);
 		free(c);

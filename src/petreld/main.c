@@ -55,6 +55,8 @@ static const char usage_text[] =
 "  --console-group GROUP the group petrel-console runs in, when it runs\n"
 "                        unprivileged: <tmpdir>/util and <tmpdir>/fifo\n"
 "                        (and so every console FIFO) belong to it\n"
+"  --write-timeout-ms MS drop a client that takes none of the output\n"
+"                        waiting for it for this long (default 120000)\n"
 "  --help                this text\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
@@ -64,6 +66,7 @@ enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
 	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP, OPT_LOGDIR,
 	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE, OPT_CONSOLE_GROUP,
+	OPT_WRITE_TIMEOUT,
 };
 
 int64_t
@@ -112,6 +115,7 @@ parse_options(int argc, char **argv, pt_opts *o)
 		{"events-ring", required_argument, NULL, OPT_EVENTS_RING},
 		{"no-console", no_argument, NULL, OPT_NO_CONSOLE},
 		{"console-group", required_argument, NULL, OPT_CONSOLE_GROUP},
+		{"write-timeout-ms", required_argument, NULL, OPT_WRITE_TIMEOUT},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -174,6 +178,11 @@ parse_options(int argc, char **argv, pt_opts *o)
 			break;
 		case OPT_CONSOLE_GROUP:
 			o->console_group = optarg;
+			break;
+		case OPT_WRITE_TIMEOUT:
+			if (parse_num(optarg, 1, 86400000, &v) < 0)
+				goto bad;
+			o->write_timeout_ms = (int64_t)v;
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -411,6 +420,7 @@ main(int argc, char **argv)
 		.logdir = "/var/log/petrel",
 		.events_max_bytes = 10u << 20,
 		.events_ring = 4096,
+		.write_timeout_ms = 120000,
 	};
 	if (parse_options(argc, argv, &d->o) < 0)
 		return 2;

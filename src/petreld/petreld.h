@@ -61,6 +61,9 @@ typedef struct {
 	size_t events_max_bytes;   /* rotate the events file beyond this */
 	size_t events_ring;        /* events held in memory */
 	bool no_console;           /* do not talk to petrel-console */
+	/* A peer with output waiting that takes none of it for this long is
+	 * dropped: it holds a slot, its output and maybe a device lock. */
+	int64_t write_timeout_ms;
 	const char *console_group; /* petrel-console's group, or NULL */
 } pt_opts;
 
@@ -119,6 +122,7 @@ struct pt_conn {
 	int fd;
 	struct event *rev, *wev;
 	struct event *idle;  /* closes a connection that sends nothing */
+	struct event *wtimer;  /* closes one that reads nothing we send */
 	pt_frame_reader rd;
 	pt_buf out;
 	size_t out_off;

@@ -11,11 +11,13 @@ Needs root (the fixtures run petreld in a network namespace).
 """
 
 import os
+import select
 import time
 
 import pytest
 
-from test_blocks import Raw, cmd_dump, not_busy
+import pthelpers as H
+from test_blocks import Raw, cmd_dump, cmd_dump_old, not_busy
 
 MiB = 1 << 20
 
@@ -112,3 +114,56 @@ def test_peer_gone_before_the_dump_reply(petreld, tmp_path):
     assert_alive(pd)
     not_busy(pd, ":disk")
     pd.ok("destroy-block", "disk")
+
+
+# ---------------------------------------------------------------------------
+# A client that never reads what it asked for
+
+
+def hung_up(c, timeout):
+    """Waits (without reading) until petreld has closed its end."""
+    p = select.poll()
+    p.register(c.s, select.POLLHUP)
+
+    def closed():
+        return any(ev & select.POLLHUP for _, ev in p.poll(0))
+    H.wait_for(closed, timeout, what="petreld to drop the connection")
+
+
+@pytest.mark.parametrize("command", ["dump", "dump-old"])
+def test_a_client_that_never_reads_is_dropped(petreld_factory, tmp_path, command):
+    pd = petreld_factory(extra_args=["--write-timeout-ms", "300"])
+    random_device(pd, tmp_path, "disk", 16)
+    c = Raw(pd, ":disk")
+    try:
+        c.command(cmd_dump(0) if command == "dump" else cmd_dump_old(0))
+        # 16 MB do not fit the socket: output waits, nothing is read.
+        hung_up(c, 15)
+    finally:
+        c.close()
+    not_busy(pd, ":disk")
+    assert "took none of its" in pd.log_text()
+    assert_alive(pd)
+
+
+def test_a_slow_reader_is_not_dropped(petreld_factory, tmp_path):
+    """The timeout is about progress, not about the whole transfer: a
+    client that reads a little more often than the timeout gets it all."""
+    pd = petreld_factory(extra_args=["--write-timeout-ms", "1000"])
+    data = random_device(pd, tmp_path, "disk", 2)
+    c = Raw(pd, ":disk")
+    try:
+        c.command(cmd_dump(0))
+        got = bytearray()
+        assert c.reply().kind == "success"
+        while True:
+            r = c.reply()
+            if r.kind == "end":
+                break
+            got += r.value
+            if len(got) % (256 * 1024) == 0:
+                time.sleep(0.2)  # a slow disk on the client's side
+        assert c.frame() is None
+    finally:
+        c.close()
+    assert bytes(got) == data
