@@ -289,6 +289,65 @@ pt_read_file(const char *path, size_t max, uint8_t **data, size_t *n,
 }
 
 int
+pt_write_new(const char *path, const void *data, size_t n, mode_t mode,
+    pt_err *err)
+{
+	if (pt_unlink_quiet(path) != 0)
+		return pt_fail(err, "unlink %s: %s", path, strerror(errno));
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode);
+	if (fd < 0)
+		return pt_fail(err, "create %s: %s", path, strerror(errno));
+	const char *what = NULL;
+	if (pt_write_all(fd, data, n) != 0)
+		what = "write";
+	int saved = errno;
+	if (close(fd) != 0 && what == NULL) {
+		what = "close";
+		saved = errno;
+	}
+	if (what != NULL) {
+		unlink(path);
+		return pt_fail(err, "%s %s: %s", what, path, strerror(saved));
+	}
+	return 0;
+}
+
+int
+pt_fsync_file(const char *path, pt_err *err)
+{
+	/* Linux flushes through a read-only descriptor as well. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return pt_fail(err, "open %s: %s", path, strerror(errno));
+	int rc = fsync(fd);
+	int saved = errno;
+	close(fd);
+	if (rc != 0)
+		return pt_fail(err, "fsync %s: %s", path, strerror(saved));
+	return 0;
+}
+
+int
+pt_link_replace(const char *from, const char *to, pt_err *err)
+{
+	if (pt_unlink_quiet(to) != 0)
+		return pt_fail(err, "unlink %s: %s", to, strerror(errno));
+	if (link(from, to) == 0)
+		return 0;
+	switch (errno) {
+	case EXDEV:      /* different file systems */
+	case EPERM:      /* a file system without hard links */
+	case EMLINK:
+	case EOPNOTSUPP:
+		return 1;
+	default:
+		return pt_fail(err, "link %s to %s: %s", from, to,
+		    strerror(errno));
+	}
+}
+
+int
 pt_unlink_quiet(const char *path)
 {
 	if (unlink(path) != 0 && errno != ENOENT)

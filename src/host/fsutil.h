@@ -26,6 +26,20 @@ int pt_read_file(const char *path, size_t max, uint8_t **data, size_t *n,
  * file or an error. */
 int pt_read_at_fd(void *ctx, uint64_t off, void *buf, size_t n);
 
+/* Files made durable later, or never (what is remade at every start).
+ * pt_write_new writes data to a fresh file at path (an older file there
+ * is unlinked first, never truncated: it may be a hard link shared with
+ * another name), WITHOUT fsync; removes it on failure. */
+int pt_write_new(const char *path, const void *data, size_t n, mode_t mode,
+    pt_err *err);
+/* fsync()s the file at path: with pt_fsync_parent after its rename, what
+ * pt_write_new left undone. */
+int pt_fsync_file(const char *path, pt_err *err);
+/* Hard-links `from` as `to`, replacing an older `to`. 0 linked; 1 when the
+ * file systems cannot link them (different file systems, no hard links):
+ * copy instead; -1 on any other error. */
+int pt_link_replace(const char *from, const char *to, pt_err *err);
+
 /* unlink that ignores ENOENT. */
 int pt_unlink_quiet(const char *path);
 /* Free bytes on the file system holding path. */

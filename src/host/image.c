@@ -2,7 +2,8 @@
  * Unikernel images: zlib streams (albatross-wire.md §11) inflated with a
  * hard bound on the output, so that a small hostile upload cannot expand
  * into gigabytes (a "zip bomb"); SHA-256 of the uncompressed bytes on the
- * way; written to disk through a temp file and rename.
+ * way; written to disk through a temp file and rename (and fsync, unless
+ * the file is remade at every start anyway).
  */
 #include "image.h"
 
@@ -219,10 +220,11 @@ to_file(void *ctx, const uint8_t *p, size_t n, pt_err *err)
 	return 0;
 }
 
-/* Fills the temp file and the digest; the caller renames or removes. */
+/* Fills the temp file and the digest (fsync'ed if durable); the caller
+ * renames or removes. */
 static int
 write_image_body(int fd, const char *tmp, const uint8_t *data, size_t n,
-    bool compressed, uint8_t sha256[32], pt_err *err)
+    bool compressed, bool durable, uint8_t sha256[32], pt_err *err)
 {
 	EVP_MD_CTX *md = sha256_begin();
 	if (md == NULL)
@@ -244,22 +246,23 @@ write_image_body(int fd, const char *tmp, const uint8_t *data, size_t n,
 		EVP_MD_CTX_free(md);
 		return -1;
 	}
-	if (fsync(fd) != 0) {
+	if (durable && fsync(fd) != 0) {
 		EVP_MD_CTX_free(md);
 		return pt_fail(err, "fsync %s: %s", tmp, strerror(errno));
 	}
 	return sha256_end(md, sha256, err);
 }
 
-int
-pt_image_write(const char *path, const uint8_t *data, size_t n,
-    bool compressed, uint8_t sha256[32], pt_err *err)
+static int
+image_write(const char *path, const uint8_t *data, size_t n,
+    bool compressed, bool durable, uint8_t sha256[32], pt_err *err)
 {
 	char tmp[PATH_MAX];
 	int fd = pt_mktemp_beside(path, tmp, sizeof(tmp), err);
 	if (fd < 0)
 		return pt_fail_prefix(err, "image %s", path);
-	int rc = write_image_body(fd, tmp, data, n, compressed, sha256, err);
+	int rc = write_image_body(fd, tmp, data, n, compressed, durable,
+	    sha256, err);
 	if (close(fd) != 0 && rc == 0)
 		rc = pt_fail(err, "close %s: %s", tmp, strerror(errno));
 	if (rc == 0 && rename(tmp, path) != 0)
@@ -269,7 +272,32 @@ pt_image_write(const char *path, const uint8_t *data, size_t n,
 		unlink(tmp);
 		return pt_fail_prefix(err, "image %s", path);
 	}
-	if (pt_fsync_parent(path, err) != 0)
+	if (durable && pt_fsync_parent(path, err) != 0)
 		return pt_fail_prefix(err, "image %s", path);
+	return 0;
+}
+
+int
+pt_image_write(const char *path, const uint8_t *data, size_t n,
+    bool compressed, uint8_t sha256[32], pt_err *err)
+{
+	return image_write(path, data, n, compressed, true, sha256, err);
+}
+
+int
+pt_image_write_volatile(const char *path, const uint8_t *data, size_t n,
+    bool compressed, uint8_t sha256[32], pt_err *err)
+{
+	return image_write(path, data, n, compressed, false, sha256, err);
+}
+
+int
+pt_image_check_plain(const uint8_t *data, size_t n, uint8_t sha256[32],
+    pt_err *err)
+{
+	if (n > PT_IMAGE_MAX_BYTES)
+		return pt_fail(err, "image of %zu bytes exceeds the limit of "
+		    "%llu bytes", n, PT_IMAGE_MAX_BYTES);
+	pt_sha256(data, n, sha256);
 	return 0;
 }

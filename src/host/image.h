@@ -20,6 +20,15 @@
  * files on failure. */
 int pt_image_write(const char *path, const uint8_t *data, size_t n,
     bool compressed, uint8_t sha256[32], pt_err *err);
+/* The same without fsync of the file and its directory: for copies that
+ * need not survive a crash because they are made again at every start
+ * (the image a tender runs). A reader still never sees a partial file. */
+int pt_image_write_volatile(const char *path, const uint8_t *data,
+    size_t n, bool compressed, uint8_t sha256[32], pt_err *err);
+/* For an uncompressed image written by other means (a hard link): the
+ * size limit of pt_image_write, and the digest. */
+int pt_image_check_plain(const uint8_t *data, size_t n, uint8_t sha256[32],
+    pt_err *err);
 /* Inflates into a heap buffer (bounded by max), fills sha256 if non-NULL. */
 int pt_image_inflate(const uint8_t *data, size_t n, size_t max,
     uint8_t **out, size_t *outlen, uint8_t sha256[32], pt_err *err);
