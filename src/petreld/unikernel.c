@@ -114,23 +114,6 @@ uk_free(pt_daemon *d, pt_uk *uk)
 /* ---- staging: steps 1-4 ---- */
 
 static int
-read_at_fd(void *ctx, uint64_t off, void *buf, size_t n)
-{
-	int fd = *(int *)ctx;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done,
-		    (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int
 inspect_image(const char *path, pt_solo5_abi *abi, pt_solo5_manifest *mft,
     pt_err *err)
 {
@@ -142,7 +125,7 @@ inspect_image(const char *path, pt_solo5_abi *abi, pt_solo5_manifest *mft,
 	if (fstat(fd, &st) < 0)
 		r = pt_fail(err, "image %s: %s", path, strerror(errno));
 	else
-		r = pt_solo5_inspect(read_at_fd, &fd, (uint64_t)st.st_size,
+		r = pt_solo5_inspect(pt_read_at_fd, &fd, (uint64_t)st.st_size,
 		    abi, mft, err);
 	close(fd);
 	return r;
@@ -229,21 +212,87 @@ image_source(pt_daemon *d, const pt_name *name, const pt_blob *image,
 	return 0;
 }
 
+/* The copy kept for restarts, as received, staged beside the stored one:
+ * written now, made durable (fsync, rename, fsync of the directory) at
+ * launch, once the tender runs (docs/state.md). */
 static int
-prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
-    const uint8_t *data, size_t n, bool store, const pt_name *replacing,
-    pt_uk_prep *p, pt_err *err)
+stage_store(pt_daemon *d, const pt_name *name, const uint8_t *data,
+    size_t n, pt_uk_prep *p, pt_err *err)
 {
-	/* 1. the image, decompressed, with its digest */
+	if (persist_image_path(d, name, ".img.new", p->staged_store,
+	    sizeof(p->staged_store), err) < 0)
+		return -1;
+	if (pt_write_new(p->staged_store, data, n, 0600, err) < 0)
+		return pt_fail_prefix(err, "storing image");
+	p->has_staged_store = true;
+	return 0;
+}
+
+/* An uncompressed image is the same bytes in the stored copy and in the
+ * run directory: a hard link to `from` when both directories are on one
+ * file system, else a second (volatile) copy. */
+static int
+stage_plain(const char *from, const uint8_t *data, size_t n, pt_uk_prep *p,
+    pt_err *err)
+{
+	int r = pt_link_replace(from, p->staged_image, err);
+	if (r == 1)
+		r = pt_image_write_volatile(p->staged_image, data, n, false,
+		    p->digest, err);
+	if (r < 0)
+		return -1;
+	p->has_staged_image = true;
+	return 0;
+}
+
+/* Step 1: the image the tender runs, <tmpdir>/<name>.img.new,
+ * decompressed, with its digest. It is remade at every start, so it is
+ * not fsync'ed. An uncompressed image from a request is also staged for
+ * the db dir here, the run copy being a link to it. */
+static int
+stage_image(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const uint8_t *data, size_t n, bool from_request, pt_uk_prep *p,
+    pt_err *err)
+{
 	if (pt_name_to_file(d->o.tmpdir, name, ".img.new", p->staged_image,
 	    sizeof(p->staged_image), err) < 0)
 		return -1;
 	if (n == 0)
 		return pt_fail(err, "empty image");
-	if (pt_image_write(p->staged_image, data, n, cfg->compressed,
-	    p->digest, err) < 0)
+	if (cfg->compressed) {
+		if (pt_image_write_volatile(p->staged_image, data, n, true,
+		    p->digest, err) < 0)
+			return pt_fail_prefix(err, "image");
+		p->has_staged_image = true;
+		return 0;
+	}
+	if (pt_image_check_plain(data, n, p->digest, err) < 0)
 		return pt_fail_prefix(err, "image");
-	p->has_staged_image = true;
+	/* The run copy links to the staged copy of a request's image, or
+	 * to the stored one at a restart. */
+	char stored[PATH_MAX];
+	const char *from = stored;
+	if (from_request) {
+		if (stage_store(d, name, data, n, p, err) < 0)
+			return -1;
+		from = p->staged_store;
+	} else if (persist_image_path(d, name, ".img", stored,
+	    sizeof(stored), err) < 0) {
+		return -1;
+	}
+	if (stage_plain(from, data, n, p, err) < 0)
+		return pt_fail_prefix(err, "image");
+	return 0;
+}
+
+static int
+prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const uint8_t *data, size_t n, bool from_request,
+    const pt_name *replacing, pt_uk_prep *p, pt_err *err)
+{
+	/* 1. the image, decompressed, with its digest */
+	if (stage_image(d, name, cfg, data, n, from_request, p, err) < 0)
+		return -1;
 	/* 2. ABI and manifest */
 	pt_solo5_manifest mft;
 	if (inspect_image(p->staged_image, &p->abi, &mft, err) < 0)
@@ -261,16 +310,10 @@ prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	/* 4. resources and bridges */
 	if (check_resources(d, name, cfg, replacing, err) < 0)
 		return -1;
-	/* The copy kept for restarts, as received; committed at launch. */
-	if (store) {
-		if (persist_image_path(d, name, ".img.new", p->staged_store,
-		    sizeof(p->staged_store), err) < 0)
-			return -1;
-		if (pt_write_atomic(p->staged_store, data, n, 0600, NULL,
-		    err) < 0)
-			return pt_fail_prefix(err, "storing image");
-		p->has_staged_store = true;
-	}
+	/* A compressed image is stored as received, compressed. */
+	if (from_request && !p->has_staged_store &&
+	    stage_store(d, name, data, n, p, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -351,6 +394,10 @@ launch_files(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, char *img,
 	    pt_name_to_file(d->fifo_dir, &uk->name, NULL, fifo, PATH_MAX,
 	    err) < 0)
 		return -1;
+	/* Not renamed over: were a leftover <name>.img (a crashed petreld)
+	 * a hard link to the same stored image, rename() would keep both
+	 * names. */
+	pt_unlink_quiet(img);
 	if (rename(p->staged_image, img) < 0)
 		return pt_fail(err, "moving image to %s: %s", img,
 		    strerror(errno));
@@ -527,6 +574,49 @@ uk_set_launch_event(pt_uk *uk, pt_event_kind kind)
 	uk->launch_event = kind;
 }
 
+/* The staged copy of a received image becomes <dbdir>/images/<name>.img,
+ * durably: fsync, rename, fsync of the directory. Until the rename the
+ * previous image (of a force-create) is untouched, and a failure undoes
+ * the launch; after it there is no way back (the previous image is gone),
+ * so a failing fsync of the directory is only logged. */
+static int
+commit_store(pt_daemon *d, const pt_uk *uk, pt_uk_prep *p, pt_err *err)
+{
+	char store[PATH_MAX];
+	if (persist_image_path(d, &uk->name, ".img", store, sizeof(store),
+	    err) < 0 || pt_fsync_file(p->staged_store, err) < 0)
+		return pt_fail_prefix(err, "could not create unikernel: "
+		    "storing its image");
+	if (rename(p->staged_store, store) < 0)
+		return pt_fail(err, "could not create unikernel: storing its "
+		    "image: rename %s to %s: %s", p->staged_store, store,
+		    strerror(errno));
+	p->has_staged_store = false;
+	pt_err e2 = {{0}};
+	if (pt_fsync_parent(store, &e2) < 0)
+		log_err("%s: its stored image may not survive a crash: %s",
+		    uk->name.text, e2.msg);
+	return 0;
+}
+
+static int send_signal(pt_uk *uk, int sig);
+
+/* A tender that was just spawned but must not run after all: killed and
+ * reaped here, so that nothing of it is left when the launch fails. */
+static void
+kill_at_once(pt_uk *uk)
+{
+	if (send_signal(uk, SIGKILL) < 0 && errno != ESRCH)
+		log_err("%s: SIGKILL: %s", uk->name.text, strerror(errno));
+	pid_t r;
+	do
+		r = waitpid(uk->pid, NULL, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		log_err("%s: waitpid(%d): %s", uk->name.text, (int)uk->pid,
+		    strerror(errno));
+}
+
 int
 uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
 {
@@ -547,21 +637,20 @@ uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
 		uk->has_launch_event = false;
 		return -1;
 	}
+	/* The tender runs: now the image received is made durable, while
+	 * it starts (the state, written by the caller before its reply,
+	 * refers to it). */
+	if (p->has_staged_store && commit_store(d, uk, p, err) < 0) {
+		kill_at_once(uk);
+		uk_release_runtime(d, uk);
+		uk_prep_discard(p);
+		uk->has_launch_event = false;
+		return -1;
+	}
 	uk->state = UK_RUNNING;
 	uk->started = pt_now_ms();
 	uk->started_mono_ms = pt_now_mono_ms();
 	memcpy(uk->digest, p->digest, sizeof(uk->digest));
-	if (p->has_staged_store) {
-		char store[PATH_MAX];
-		pt_err e2 = {{0}};
-		if (persist_image_path(d, &uk->name, ".img", store,
-		    sizeof(store), &e2) < 0 ||
-		    rename(p->staged_store, store) < 0)
-			log_err("%s: keeping the image for restarts failed: %s",
-			    uk->name.text, e2.msg[0] ? e2.msg :
-			    strerror(errno));
-		p->has_staged_store = false;
-	}
 	uk_prep_discard(p);
 	log_info("%s: started (pid %d, %s)", uk->name.text, (int)uk->pid,
 	    p->tender);
