@@ -89,31 +89,39 @@ build_state(pt_daemon *d, pt_arena *a, pt_state *st)
 }
 
 int
-persist_save(pt_daemon *d)
+persist_save_err(pt_daemon *d, pt_err *err)
 {
 	if (d->loading)
 		return 0;
 	pt_arena a = {0};
 	pt_state st;
 	pt_buf out = {0};
-	pt_err err = {{0}};
 	char backup[PATH_MAX + 16];
 	int r = -1;
 	snprintf(backup, sizeof(backup), "%s.bak", d->state_path);
 	if (build_state(d, &a, &st) < 0)
-		pt_fail(&err, "out of memory");
-	else if (pt_state_encode(&st, &out, &err) == 0 &&
+		pt_fail(err, "out of memory");
+	else if (pt_state_encode(&st, &out, err) == 0 &&
 	    pt_write_atomic(d->state_path, out.data, out.len, 0600, backup,
-	    &err) == 0)
+	    err) == 0)
 		r = 0;
-	if (r < 0)
-		log_err("writing state %s: %s", d->state_path, err.msg);
-	else
+	if (r < 0) {
+		pt_fail_prefix(err, "writing state %s", d->state_path);
+		log_err("%s", err->msg);
+	} else {
 		log_debug("state written (%zu unikernels, %zu policies)",
 		    st.nunikernels, st.npolicies);
+	}
 	pt_buf_free(&out);
 	pt_arena_free(&a);
 	return r;
+}
+
+int
+persist_save(pt_daemon *d)
+{
+	pt_err err = {{0}};
+	return persist_save_err(d, &err);
 }
 
 /* ---- loading ---- */

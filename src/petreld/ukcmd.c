@@ -24,6 +24,12 @@ typedef struct {
 	pt_header h;
 } destroy_ctx;
 
+typedef struct {
+	pt_conn *c;
+	pt_header h;
+	char msg[600];
+} undo_ctx;
+
 static void
 reply_and_close(pt_conn *c, const pt_header *h, const char *text)
 {
@@ -55,8 +61,17 @@ replace_gone(pt_daemon *d, pt_uk *old, void *arg)
 	} else if (uk_launch(d, x->next, &x->prep, &err) == 0) {
 		uk_free(d, old);  /* its stored image was replaced at launch */
 		uk_register(d, x->next);
-		persist_save(d);
-		reply_and_close(x->c, &x->h, "created unikernel");
+		if (persist_save_err(d, &err) == 0) {
+			reply_and_close(x->c, &x->h, "created unikernel");
+		} else {
+			/* No way back: the previous image is replaced. Say
+			 * what runs, and what a restart of petreld loses. */
+			char msg[700];
+			snprintf(msg, sizeof(msg), "the new unikernel runs, "
+			    "but %s: after a restart petreld would not know "
+			    "it", err.msg);
+			fail_and_close(x->c, &x->h, msg);
+		}
 	} else {
 		uk_free(d, x->next);
 		char msg[700];
@@ -94,6 +109,39 @@ replace(pt_conn *c, const pt_header *h, pt_uk *old, pt_uk *next,
 	x->prep = *p;
 	conn_hold(c);
 	uk_stop(c->d, old, replace_gone, x);
+}
+
+static void
+create_undone(pt_daemon *d, pt_uk *uk, void *arg)
+{
+	undo_ctx *x = arg;
+	uk_forget(d, uk);
+	fail_and_close(x->c, &x->h, x->msg);
+	pt_conn *c = x->c;
+	free(x);
+	conn_release(c);
+}
+
+/* A created unikernel whose state could not be written: it would be
+ * unknown after a restart of petreld, so it does not stay. Stopped, then
+ * forgotten, then the failure is the reply. */
+static void
+undo_create(pt_conn *c, const pt_header *h, pt_uk *uk, const char *why)
+{
+	undo_ctx *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		/* It runs and stays; the reply says the state is stale. */
+		fail_and_close(c, h, "out of memory after a failed state "
+		    "write: the unikernel runs, but after a restart petreld "
+		    "would not know it");
+		return;
+	}
+	x->c = c;
+	x->h = *h;
+	snprintf(x->msg, sizeof(x->msg), "could not create unikernel: %s "
+	    "(it was stopped again)", why);
+	conn_hold(c);
+	uk_stop(c->d, uk, create_undone, x);
 }
 
 void
@@ -142,7 +190,11 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 		return;
 	}
 	uk_register(d, uk);
-	persist_save(d);
+	/* "created" only once the state holding it is durable. */
+	if (persist_save_err(d, &err) < 0) {
+		undo_create(c, h, uk, err.msg);
+		return;
+	}
 	reply_and_close(c, h, "created unikernel");
 }
 
