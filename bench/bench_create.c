@@ -10,10 +10,22 @@
  * petreld runs in a private directory (--tmpdir, --dbdir and --logdir if
  * it has one) with the stand-in tender linked as <dbdir>/solo5-hvt and an
  * image made by tests/tools/mkimage.py; no network devices, so no bridge
- * or namespace is needed. Prints figures; never fails on timing. Every
- * process it started and its directory are removed on the way out, error
- * or not (a signal to the bench kills the processes but leaves the
- * directory).
+ * or namespace is needed.
+ *
+ * petreld reads (and drops) a console FIFO that no petrel-console reads,
+ * so the bench plays petrel-console on <tmpdir>/util/console.sock: on
+ * `console add` it opens the FIFO (as petrel-console does, before it
+ * answers), answers, and reads the FIFO until the ready line. That add
+ * also marks the moment petreld is about to fork and exec the tender.
+ *
+ * Besides the client's figure, the bench sends the very request the client
+ * sends (`petrel --socket=- create ...`) over the socket itself: that
+ * leaves out the client's own exec and start-up, so what remains is what
+ * petreld controls (the daemon-side time).
+ *
+ * Prints figures; never fails on timing. Every process it started and its
+ * directory are removed on the way out, error or not (a signal to the
+ * bench kills the processes but leaves the directory).
  *
  * usage: bench_create PETRELD PETREL TENDER PYTHON MKIMAGE [RUNS]
  */
@@ -23,6 +35,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +51,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "frame.h"
+#include "name.h"
+#include "wire.h"
 
 #define UK_NAME "bench"
 #define READY_LINE "ready"
@@ -171,10 +188,14 @@ stop_processes(void)
 	}
 }
 
+static void console_stop(void);
+
 static void
 cleanup(void)
 {
 	stop_processes();
+	/* After the tender is gone: its FIFO reader then sees the end. */
+	console_stop();
 	if (have_base) {
 		nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		have_base = false;
@@ -313,6 +334,226 @@ read_until_ready(int fd, double deadline)
 	}
 }
 
+/* ---- a stand-in petrel-console ---- */
+
+/* What the console thread saw of the last launch. Times: now(). */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t launches;   /* console adds answered and read to the end */
+	double t_add;        /* the add came: petreld is about to exec */
+	double t_ready;      /* the ready line; 0 if none came in time */
+	int listen_fd;
+	int conn_fd;         /* petreld's link; -1 while none */
+	bool stop;
+	bool running;
+	pthread_t thread;
+} con = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.listen_fd = -1,
+	.conn_fd = -1,
+};
+
+static bool
+send_frame(int fd, const pt_wire *w)
+{
+	pt_buf body = {0}, out = {0};
+	pt_err err = {{0}};
+	bool ok = pt_wire_encode(w, &body, &err) == 0 &&
+	    pt_frame_append(&out, body.data, body.len) == 0;
+	size_t off = 0;
+	while (ok && off < out.len) {
+		ssize_t n = send(fd, out.data + off, out.len - off,
+		    MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0;
+		if (ok)
+			off += (size_t)n;
+	}
+	pt_buf_free(&body);
+	pt_buf_free(&out);
+	return ok;
+}
+
+/* `console add`: open the FIFO first, as petrel-console does (the reader
+ * is there before the tender runs), answer, then read until the ready
+ * line. The thread reads the FIFO while petreld and the tender go on, so
+ * the ready line is seen as soon as it is written. */
+static bool
+console_add(int fd, const pt_header *h)
+{
+	double t_add = now();
+	char dir[SHORT_PATH + 8], fifo[PATH_MAX];
+	pt_err err = {{0}};
+	int ffd = -1;
+	/* A.1: <tmpdir>/fifo/<name text>. */
+	snprintf(dir, sizeof(dir), "%s/fifo", tmpdir);
+	if (pt_name_to_file(dir, &h->name, NULL, fifo, sizeof(fifo),
+	    &err) == 0)
+		ffd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	pt_wire r = {.header = *h};
+	if (ffd >= 0) {
+		r.kind = PT_PAYLOAD_SUCCESS;
+		r.u.success.kind = PT_OK_EMPTY;
+	} else {
+		static const char why[] = "bench: cannot open the FIFO";
+		r.kind = PT_PAYLOAD_FAILURE;
+		r.u.failure.s = why;
+		r.u.failure.len = strlen(why);
+	}
+	bool sent = send_frame(fd, &r);
+	bool ready = ffd >= 0 && sent &&
+	    read_until_ready(ffd, t_add + DEADLINE_S);
+	double t_ready = ready ? now() : 0;
+	if (ffd >= 0)
+		close(ffd);
+	pthread_mutex_lock(&con.mu);
+	con.t_add = t_add;
+	con.t_ready = t_ready;
+	con.launches++;
+	pthread_cond_broadcast(&con.cv);
+	pthread_mutex_unlock(&con.mu);
+	return sent;
+}
+
+/* One link from petreld, until it closes or says something unexpected. */
+static void
+console_serve(int fd)
+{
+	pt_frame_reader rd;
+	pt_frame_reader_init(&rd, 1 << 20);
+	for (;;) {
+		const uint8_t *body;
+		size_t len;
+		pt_frame_status st;
+		bool ok = true;
+		while (ok && (st = pt_frame_reader_next(&rd, &body, &len)) ==
+		    PT_FRAME_OK) {
+			pt_arena a = {0};
+			pt_wire w;
+			pt_err err = {{0}};
+			ok = pt_wire_decode(body, len, &a, &w, &err) == 0 &&
+			    w.kind == PT_PAYLOAD_COMMAND &&
+			    w.u.command.kind == PT_CMD_CONSOLE_ADD &&
+			    console_add(fd, &w.header);
+			pt_arena_free(&a);
+		}
+		if (!ok || st != PT_FRAME_NEED_MORE)
+			break;
+		size_t avail;
+		uint8_t *space = pt_frame_reader_space(&rd, &avail);
+		if (space == NULL)
+			break;
+		ssize_t n = recv(fd, space, avail, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		pt_frame_reader_commit(&rd, (size_t)n);
+	}
+	pt_frame_reader_free(&rd);
+}
+
+static void *
+console_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(con.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_mutex_lock(&con.mu);
+		bool stop = con.stop;
+		if (fd >= 0 && !stop)
+			con.conn_fd = fd;
+		pthread_mutex_unlock(&con.mu);
+		if (stop) {
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		console_serve(fd);
+		pthread_mutex_lock(&con.mu);
+		con.conn_fd = -1;
+		pthread_mutex_unlock(&con.mu);
+		close(fd);
+	}
+}
+
+/* Listens where petreld looks for petrel-console (its util/ exists once
+ * petreld answers); petreld connects at its next launch. */
+static void
+console_start(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path),
+	    "%s/util/console.sock", tmpdir);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		fatal("console socket path too long");
+	con.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (con.listen_fd < 0 ||
+	    bind(con.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(con.listen_fd, 4) < 0)
+		fatal("console socket %s: %s", sa.sun_path, strerror(errno));
+	if (pthread_create(&con.thread, NULL, console_thread, NULL) != 0)
+		fatal("cannot start the console thread");
+	con.running = true;
+}
+
+static void
+console_stop(void)
+{
+	if (!con.running)
+		return;
+	pthread_mutex_lock(&con.mu);
+	con.stop = true;
+	/* Wakes accept() and recv() in the thread. */
+	shutdown(con.listen_fd, SHUT_RDWR);
+	if (con.conn_fd >= 0)
+		shutdown(con.conn_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&con.mu);
+	pthread_join(con.thread, NULL);
+	close(con.listen_fd);
+	con.listen_fd = -1;
+	con.running = false;
+}
+
+/* Waits for the launch after `seen` launches; its add and ready times. */
+static void
+console_wait(uint64_t seen, double *t_add, double *t_ready)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)DEADLINE_S;
+	pthread_mutex_lock(&con.mu);
+	int r = 0;
+	while (con.launches <= seen && r == 0)
+		r = pthread_cond_timedwait(&con.cv, &con.mu, &until);
+	bool got = con.launches > seen;
+	*t_add = con.t_add;
+	*t_ready = con.t_ready;
+	pthread_mutex_unlock(&con.mu);
+	if (!got)
+		fatal("petreld sent no console add for %s", UK_NAME);
+	if (*t_ready == 0)
+		fatal("no '%s' line on the console of %s", READY_LINE,
+		    UK_NAME);
+}
+
+static uint64_t
+console_launches(void)
+{
+	pthread_mutex_lock(&con.mu);
+	uint64_t n = con.launches;
+	pthread_mutex_unlock(&con.mu);
+	return n;
+}
+
 /* ---- petreld ---- */
 
 static bool
@@ -427,29 +668,159 @@ destroy(void)
 static const char *const ready_args[] = {"print:" READY_LINE, "run", NULL};
 
 /* Seconds from `petrel create` to the ready line on the console FIFO;
- * *returned: until the client exited (the reply came). */
+ * *returned: until the client exited (the reply came); *to_exec: until
+ * petreld's console add (it is about to exec the tender). */
 static double
-time_create(double *returned)
+time_create(double *returned, double *to_exec)
 {
-	char fifo[PATH_MAX];
-	/* A.1: <tmpdir>/fifo/<name text>; "bench" is ":bench" at the root. */
-	snprintf(fifo, sizeof(fifo), "%s/fifo/:%s", tmpdir, UK_NAME);
+	uint64_t seen = console_launches();
 	double t0 = now();
 	create(ready_args);
+	double t_ret = now();
+	double t_add, t_ready;
+	console_wait(seen, &t_add, &t_ready);
 	if (returned != NULL)
-		*returned = now() - t0;
-	/* The tender holds its FIFO open for reading and writing, so its
-	 * output waits there until we read it. */
-	int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		fatal("console FIFO %s: %s", fifo, strerror(errno));
-	bool ok = read_until_ready(fd, t0 + DEADLINE_S);
-	double t = now() - t0;
+		*returned = t_ret - t0;
+	if (to_exec != NULL)
+		*to_exec = t_add - t0;
+	return t_ready - t0;
+}
+
+/* ---- the request without the client ---- */
+
+/* The create request, framed, exactly as `petrel create` sends it. */
+static pt_buf raw_request;
+
+static int
+hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* `petrel --socket=- create ...` prints the encoded request in hex. */
+static void
+load_raw_request(void)
+{
+	const char *argv[MAX_ARGS];
+	size_t n = 0;
+	argv[n++] = petrel_bin;
+	argv[n++] = "--socket=-";
+	argv[n++] = "create";
+	argv[n++] = UK_NAME;
+	argv[n++] = image;
+	for (size_t i = 0; ready_args[i] != NULL; i++) {
+		argv[n++] = "--arg";
+		argv[n++] = ready_args[i];
+	}
+	argv[n] = NULL;
+	if (run(argv) != 0)
+		fatal("petrel --socket=- create failed");
+	FILE *f = fopen(client_out, "r");
+	if (f == NULL)
+		fatal("%s: %s", client_out, strerror(errno));
+	pt_buf body = {0};
+	int c, hi = -1;
+	while ((c = fgetc(f)) != EOF) {
+		int v = hex_value(c);
+		if (v < 0)
+			continue;  /* line breaks */
+		if (hi < 0) {
+			hi = v;
+		} else {
+			if (pt_buf_append_byte(&body, (uint8_t)(hi << 4 | v)))
+				fatal("out of memory");
+			hi = -1;
+		}
+	}
+	fclose(f);
+	if (body.len == 0 || hi >= 0 ||
+	    pt_frame_append(&raw_request, body.data, body.len) != 0)
+		fatal("petrel --socket=- printed no request");
+	pt_buf_free(&body);
+}
+
+/* Reads one reply frame; true if it is a success. */
+static bool
+read_reply(int fd, double deadline)
+{
+	pt_frame_reader rd;
+	pt_frame_reader_init(&rd, 1 << 20);
+	bool ok = false;
+	for (;;) {
+		const uint8_t *body;
+		size_t len;
+		pt_frame_status st = pt_frame_reader_next(&rd, &body, &len);
+		if (st == PT_FRAME_OK) {
+			pt_arena a = {0};
+			pt_wire w;
+			pt_err err = {{0}};
+			ok = pt_wire_decode(body, len, &a, &w, &err) == 0 &&
+			    w.kind == PT_PAYLOAD_SUCCESS;
+			pt_arena_free(&a);
+			break;
+		}
+		if (st != PT_FRAME_NEED_MORE)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int ms = (int)((deadline - now()) * 1000) + 1;
+		if (ms <= 0 || (poll(&pf, 1, ms) < 0 && errno != EINTR))
+			break;
+		size_t avail;
+		uint8_t *space = pt_frame_reader_space(&rd, &avail);
+		if (space == NULL)
+			break;
+		ssize_t n = recv(fd, space, avail, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		pt_frame_reader_commit(&rd, (size_t)n);
+	}
+	pt_frame_reader_free(&rd);
+	return ok;
+}
+
+/* The create request sent by the bench itself, from connect(): seconds
+ * until the ready line; *to_exec until the console add, *to_reply until
+ * the reply was read. */
+static double
+time_create_raw(double *to_exec, double *to_reply)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/util/vmmd.sock",
+	    tmpdir);
+	uint64_t seen = console_launches();
+	double t0 = now();
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		fatal("connect %s: %s", sa.sun_path, strerror(errno));
+	size_t off = 0;
+	while (off < raw_request.len) {
+		ssize_t n = send(fd, raw_request.data + off,
+		    raw_request.len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fatal("sending the create request: %s",
+			    strerror(errno));
+		off += (size_t)n;
+	}
+	bool ok = read_reply(fd, t0 + DEADLINE_S);
+	double t_reply = now();
 	close(fd);
 	if (!ok)
-		fatal("no '%s' line on %s (is something else reading it?)",
-		    READY_LINE, fifo);
-	return t;
+		fatal("the create request sent directly failed");
+	double t_add, t_ready;
+	console_wait(seen, &t_add, &t_ready);
+	*to_exec = t_add - t0;
+	*to_reply = t_reply - t0;
+	return t_ready - t0;
 }
 
 /* The argv petreld gave the tender, from /proc. */
@@ -620,10 +991,16 @@ main(int argc, char **argv)
 	make_image(argv[4], argv[5]);
 	wait_tender_settled();
 	start_petreld();
+	console_start();
+	load_raw_request();
 
-	/* Warm-up: caches, page cache, the tender lookup. */
+	/* Warm-up: caches, page cache, the tender lookup, petreld's link to
+	 * the console (made at its first launch). */
 	for (int i = 0; i < 3; i++) {
-		time_create(NULL);
+		double x, y;
+		time_create(NULL, NULL);
+		destroy();
+		time_create_raw(&x, &y);
 		destroy();
 	}
 	create(ready_args);
@@ -646,13 +1023,20 @@ main(int argc, char **argv)
 	double *tr = calloc((size_t)runs, sizeof(double));
 	double *td = calloc((size_t)runs, sizeof(double));
 	double *ti = calloc((size_t)runs, sizeof(double));
-	if (tc == NULL || tr == NULL || td == NULL || ti == NULL)
+	double *tx = calloc((size_t)runs, sizeof(double));
+	double *rr = calloc((size_t)runs, sizeof(double));
+	double *rx = calloc((size_t)runs, sizeof(double));
+	double *rp = calloc((size_t)runs, sizeof(double));
+	if (tc == NULL || tr == NULL || td == NULL || ti == NULL ||
+	    tx == NULL || rr == NULL || rx == NULL || rp == NULL)
 		fatal("out of memory");
 	const char *info_argv[] = {petrel_bin, "--tmpdir", tmpdir, "info",
 	    NULL};
 	/* Interleaved, so that drift affects all alike. */
 	for (int i = 0; i < runs; i++) {
-		tc[i] = time_create(&tr[i]);
+		tc[i] = time_create(&tr[i], &tx[i]);
+		destroy();
+		rr[i] = time_create_raw(&rx[i], &rp[i]);
 		destroy();
 		copy_file(image, img_arg);
 		td[i] = time_direct(targv);
@@ -672,6 +1056,19 @@ main(int argc, char **argv)
 	printf("  where the time goes:\n");
 	summary("petrel create returns", tr, runs, &mr, &minr);
 	summary("petrel info (a round trip)", ti, runs, &mi, &mini);
+	double mx, minx;
+	summary("petreld about to exec", tx, runs, &mx, &minx);
+	printf("  daemon side: the same request sent by the bench over the "
+	    "socket (no client exec):\n");
+	double mrr, mrx, mrp, minrr, minrx, minrp;
+	summary("request -> about to exec", rx, runs, &mrx, &minrx);
+	summary("request -> ready", rr, runs, &mrr, &minrr);
+	summary("request -> reply read", rp, runs, &mrp, &minrp);
+	printf("  petreld's share (request -> ready, less the direct exec): "
+	    "mean %.2f ms, of the minima %.2f ms\n", (mrr - md) * 1e3,
+	    (minrr - mind) * 1e3);
+	printf("  ratio request -> ready / direct exec: %.2fx; of the "
+	    "minima: %.2fx\n", mrr / md, minrr / mind);
 
 	int cycles = runs;
 	static const char *const run_args[] = {"run", NULL};
@@ -689,6 +1086,11 @@ main(int argc, char **argv)
 	free(tr);
 	free(td);
 	free(ti);
+	free(tx);
+	free(rr);
+	free(rx);
+	free(rp);
+	pt_buf_free(&raw_request);
 	free(targv);
 	cleanup();
 	return 0;
