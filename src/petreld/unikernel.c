@@ -7,9 +7,12 @@
  * before the running unikernel is touched:
  *   uk_prepare: image written to a staging file (decompressed, hashed),
  *     ABI and manifest read from it, tender found, resources and bridges
- *     checked (as if the one being replaced were gone);
- *   uk_launch: image moved in place, FIFO, resources taken, taps, spawn.
- * Each undoes its own work on failure, so nothing is left behind.
+ *     checked (as if the one being replaced were gone); a received image
+ *     staged for the db dir;
+ *   uk_launch: image moved in place, FIFO, resources taken, taps, spawn,
+ *     then the received image made durable in the db dir.
+ * Each undoes its own work on failure, so nothing is left behind. No
+ * fsync comes before the exec (docs/state.md, "A create on disk").
  */
 #include <errno.h>
 #include <fcntl.h>
