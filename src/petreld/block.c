@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@
 #define IO_BUF (64 * 1024)         /* file reads and writes */
 /* A dump queues at most this much output before waiting for the peer. */
 #define DUMP_HIGH_WATER (1024u * 1024)
+/* A compressed upload inflates at most this much per event-loop turn: a
+ * small frame can inflate to a whole device (1 MB of zlib makes 1 GB),
+ * and petreld serves everyone else in between. */
+#define INFLATE_PER_TURN (8u * 1024 * 1024)
 
 /* Devices with a set or dump in progress: not attachable, not removable. */
 typedef struct busy_block {
@@ -268,6 +273,7 @@ typedef struct {
 	bool zinit;
 	bool zdone;
 	z_stream zs;
+	size_t in_off;      /* bytes of the current frame inflated so far */
 } block_writer;
 
 static void
@@ -369,18 +375,28 @@ writer_raw(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 	return 0;
 }
 
+/* Takes one frame: 0 when it is all written, 1 when the inflate stopped
+ * after INFLATE_PER_TURN bytes of output (call again with the same frame
+ * from a later turn: it goes on where it stopped), -1 on error. */
 static int
 writer_feed(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 {
 	if (!w->compressed)
 		return writer_raw(w, p, n, err);
 	if (w->zdone)
-		return n == 0 ? 0 : pt_fail(err, "data after the end of the "
-		    "zlib stream");
+		return n == w->in_off ? 0 : pt_fail(err, "data after the end "
+		    "of the zlib stream");
+	if (n > UINT_MAX)
+		return pt_fail(err, "frame too large");
 	static uint8_t out[IO_BUF];
-	w->zs.next_in = (Bytef *)(uintptr_t)p;
-	w->zs.avail_in = (uInt)n;
+	size_t turn = 0;
+	w->zs.next_in = (Bytef *)(uintptr_t)(p + w->in_off);
+	w->zs.avail_in = (uInt)(n - w->in_off);
 	do {
+		if (turn >= INFLATE_PER_TURN) {
+			w->in_off = n - w->zs.avail_in;
+			return 1;
+		}
 		w->zs.next_out = out;
 		w->zs.avail_out = sizeof(out);
 		int rc = inflate(&w->zs, Z_NO_FLUSH);
@@ -390,6 +406,7 @@ writer_feed(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 		size_t got = sizeof(out) - w->zs.avail_out;
 		if (got > 0 && writer_raw(w, out, got, err) < 0)
 			return -1;
+		turn += got;
 		if (rc == Z_STREAM_END) {
 			w->zdone = true;
 			if (w->zs.avail_in > 0)
@@ -400,6 +417,7 @@ writer_feed(block_writer *w, const uint8_t *p, size_t n, pt_err *err)
 		if (rc == Z_BUF_ERROR && got == 0)
 			break;
 	} while (w->zs.avail_in > 0 || w->zs.avail_out == 0);
+	w->in_off = 0;
 	return 0;
 }
 
@@ -627,65 +645,6 @@ block_remove(pt_conn *c, const pt_header *h)
 	succeed(c, h, "removed block");
 }
 
-/* ---- legacy commands: the data inline in the message ---- */
-
-static int
-write_inline(pt_daemon *d, const pt_name *name, int64_t size_mb,
-    bool compressed, const pt_blob *data, pt_err *err)
-{
-	block_writer w;
-	if (writer_open(d, &w, name, size_mb, compressed, err) < 0)
-		return -1;
-	if (writer_feed(&w, data->data, data->len, err) < 0 ||
-	    writer_commit(&w, err) < 0) {
-		writer_abort(&w);
-		/* §8.2 names the legacy failure so. */
-		if (strcmp(err->msg, "stream exceeds size") == 0)
-			pt_fail(err, "data exceeds block size");
-		return -1;
-	}
-	return 0;
-}
-
-static void
-block_add_old(pt_conn *c, const pt_header *h, const pt_block_add_old *o)
-{
-	pt_err err = {{0}};
-	if (block_create(c->d, &h->name, o->size_mb, &err) < 0) {
-		refuse(c, h, "block add-old", err.msg);
-		return;
-	}
-	if (o->has_data && write_inline(c->d, &h->name, o->size_mb,
-	    o->compressed, &o->data, &err) < 0) {
-		/* The device was new: undo it entirely. */
-		char path[PATH_MAX];
-		if (block_path(c->d, &h->name, path, sizeof(path), NULL) == 0)
-			unlink(path);
-		pt_res_remove_block(c->d->res, &h->name, NULL);
-		refuse(c, h, "block add-old", err.msg);
-		return;
-	}
-	event_created(c->d, &h->name, o->size_mb);
-	if (o->has_data)
-		ev_name(c->d, PT_EV_BLOCK_SET, &h->name);
-	succeed(c, h, "added block device");
-}
-
-static void
-block_set_old(pt_conn *c, const pt_header *h, const pt_block_set_old *o)
-{
-	pt_err err = {{0}};
-	int64_t size;
-	if (block_available(c->d, &h->name, "set block", &size, &err) < 0 ||
-	    write_inline(c->d, &h->name, size, o->compressed, &o->data,
-	    &err) < 0) {
-		refuse(c, h, "block set-old", err.msg);
-		return;
-	}
-	ev_name(c->d, PT_EV_BLOCK_SET, &h->name);
-	succeed(c, h, "set block device");
-}
-
 /* Reads the whole device (size bytes) into a heap buffer, compressed at
  * `level` (> 0) or not. */
 static int
@@ -752,49 +711,104 @@ block_dump_old(pt_conn *c, const pt_header *h, int64_t level)
 	conn_finish(c, false);
 }
 
-/* ---- streamed set (§8.4) ---- */
+/* ---- set: streamed (§8.4), or inline in a legacy command ---- */
 
 typedef struct {
 	block_writer w;
 	bool done;
+	const char *command;  /* for refusals: "block set", "block set-old" */
+	bool new_device;      /* add-old: the device goes if the data fails */
+	int64_t size_mb;
 } set_stream;
+
+/* Removes a device block_create made, whose data then failed. */
+static void
+undo_new_device(pt_daemon *d, const pt_name *name)
+{
+	char path[PATH_MAX];
+	if (block_path(d, name, path, sizeof(path), NULL) == 0)
+		unlink(path);
+	pt_res_remove_block(d->res, name, NULL);
+}
 
 static void
 set_close(pt_conn *c)
 {
 	set_stream *s = c->stream.ctx;
-	if (!s->done)
+	if (!s->done && s->new_device) {
+		log_info("%s: block add-old aborted, device removed",
+		    s->w.name.text);
+		undo_new_device(c->d, &s->w.name);
+	} else if (!s->done) {
 		log_info("%s: block set aborted after %lld bytes, old content "
 		    "kept", s->w.name.text, (long long)s->w.written);
+	}
 	writer_abort(&s->w);
 	busy_clear(&s->w.name);
 	free(s);
+}
+
+/* A writer for the device, and the device locked until set_close. */
+static set_stream *
+set_open(pt_conn *c, const pt_header *h, int64_t size_mb, bool compressed,
+    const char *command, pt_err *err)
+{
+	set_stream *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		pt_fail(err, "out of memory");
+		return NULL;
+	}
+	if (writer_open(c->d, &s->w, &h->name, size_mb, compressed,
+	    err) < 0 || busy_mark(&h->name) < 0) {
+		if (err->msg[0] == '\0')
+			pt_fail(err, "out of memory");
+		writer_abort(&s->w);
+		free(s);
+		return NULL;
+	}
+	s->w.h = *h;
+	s->command = command;
+	s->size_mb = size_mb;
+	return s;
+}
+
+/* All data written: the device is replaced, the client told. */
+static void
+set_done(pt_conn *c, set_stream *s)
+{
+	pt_daemon *d = c->d;
+	pt_header h = s->w.h;  /* s goes away with the stream */
+	s->done = true;
+	log_info("%s: block device set (%lld bytes)", h.name.text,
+	    (long long)s->w.written);
+	if (s->new_device)
+		event_created(d, &h.name, s->size_mb);
+	ev_name(d, PT_EV_BLOCK_SET, &h.name);
+	/* Runs set_close. */
+	succeed(c, &h, s->new_device ? "added block device" :
+	    "set block device");
 }
 
 static int
 set_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 {
 	set_stream *s = c->stream.ctx;
-	pt_daemon *d = c->d;
 	pt_err err = {{0}};
 	pt_header h = s->w.h;  /* s goes away with the stream */
 	if (!end) {
-		if (writer_feed(&s->w, p, n, &err) == 0)
-			return 0;
+		int r = writer_feed(&s->w, p, n, &err);
+		if (r >= 0)
+			return r;  /* 1: the rest of this frame later */
 	} else if (writer_commit(&s->w, &err) == 0) {
-		s->done = true;
-		log_info("%s: block device set (%lld bytes)", h.name.text,
-		    (long long)s->w.written);
-		ev_name(d, PT_EV_BLOCK_SET, &h.name);
-		succeed(c, &h, "set block device");  /* runs set_close */
+		set_done(c, s);
 		return 0;
 	}
 	/* Runs set_close. After the terminator there is nothing left to
 	 * drop. */
 	if (end)
-		refuse(c, &h, "block set", err.msg);
+		refuse(c, &h, s->command, err.msg);
 	else
-		refuse_upload(c, &h, "block set", err.msg);
+		refuse_upload(c, &h, s->command, err.msg);
 	return 0;
 }
 
@@ -808,25 +822,89 @@ block_set(pt_conn *c, const pt_header *h, bool compressed)
 		refuse_upload(c, h, "block set", err.msg);
 		return;
 	}
-	set_stream *s = calloc(1, sizeof(*s));
+	set_stream *s = set_open(c, h, size, compressed, "block set", &err);
 	if (s == NULL) {
-		refuse_upload(c, h, "block set", "set block: out of memory");
-		return;
-	}
-	if (writer_open(c->d, &s->w, &h->name, size, compressed, &err) < 0 ||
-	    busy_mark(&h->name) < 0) {
 		char msg[300];
-		snprintf(msg, sizeof(msg), "set block: %s", err.msg[0] ?
-		    err.msg : "out of memory");
-		writer_abort(&s->w);
-		free(s);
+		snprintf(msg, sizeof(msg), "set block: %s", err.msg);
 		refuse_upload(c, h, "block set", msg);
 		return;
 	}
-	s->w.h = *h;
 	pt_stream st = {.on_frame = set_frame, .on_close = set_close,
 	    .ctx = s};
 	conn_set_stream(c, &st);
+}
+
+/* The legacy commands carry all the data in the command: it is written
+ * like one upload frame followed by its end, possibly over several turns
+ * (conn_continue_later; the data stays in the connection's frame). */
+static int
+inline_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
+{
+	(void)end;
+	set_stream *s = c->stream.ctx;
+	pt_err err = {{0}};
+	pt_header h = s->w.h;  /* s goes away with the stream */
+	int r = writer_feed(&s->w, p, n, &err);
+	if (r > 0)
+		return 1;
+	if (r == 0 && writer_commit(&s->w, &err) == 0) {
+		set_done(c, s);
+		return 0;
+	}
+	/* §8.2 names the legacy failure so. */
+	if (strcmp(err.msg, "stream exceeds size") == 0)
+		pt_fail(&err, "data exceeds block size");
+	refuse(c, &h, s->command, err.msg);  /* runs set_close */
+	return 0;
+}
+
+static void
+set_inline(pt_conn *c, set_stream *s, const pt_blob *data)
+{
+	pt_stream st = {.on_frame = inline_frame, .on_close = set_close,
+	    .ctx = s};
+	conn_set_stream(c, &st);
+	if (inline_frame(c, data->data, data->len, false) > 0)
+		conn_continue_later(c, data->data, data->len, false);
+}
+
+static void
+block_add_old(pt_conn *c, const pt_header *h, const pt_block_add_old *o)
+{
+	pt_err err = {{0}};
+	if (block_create(c->d, &h->name, o->size_mb, &err) < 0) {
+		refuse(c, h, "block add-old", err.msg);
+		return;
+	}
+	if (!o->has_data) {
+		event_created(c->d, &h->name, o->size_mb);
+		succeed(c, h, "added block device");
+		return;
+	}
+	set_stream *s = set_open(c, h, o->size_mb, o->compressed,
+	    "block add-old", &err);
+	if (s == NULL) {
+		undo_new_device(c->d, &h->name);
+		refuse(c, h, "block add-old", err.msg);
+		return;
+	}
+	s->new_device = true;
+	set_inline(c, s, &o->data);
+}
+
+static void
+block_set_old(pt_conn *c, const pt_header *h, const pt_block_set_old *o)
+{
+	pt_err err = {{0}};
+	int64_t size;
+	set_stream *s = NULL;
+	if (block_available(c->d, &h->name, "set block", &size, &err) < 0 ||
+	    (s = set_open(c, h, size, o->compressed, "block set-old",
+	    &err)) == NULL) {
+		refuse(c, h, "block set-old", err.msg);
+		return;
+	}
+	set_inline(c, s, &o->data);
 }
 
 /* ---- streamed dump (§8.5) ---- */

@@ -82,7 +82,9 @@ conn_shutdown(pt_conn *c)
 	event_free(c->wev);
 	event_free(c->idle);
 	event_free(c->wtimer);
-	c->rev = c->wev = c->idle = c->wtimer = NULL;
+	event_free(c->resume);
+	c->rev = c->wev = c->idle = c->wtimer = c->resume = NULL;
+	c->held = false;  /* it pointed into the reader freed below */
 	close(c->fd);
 	c->fd = -1;
 	pt_frame_reader_free(&c->rd);
@@ -204,7 +206,7 @@ handle_command(pt_conn *c, const uint8_t *body, size_t len)
 static void
 conn_process(pt_conn *c)
 {
-	while (!c->dead && !c->closing && c->ops == 0) {
+	while (!c->dead && !c->closing && c->ops == 0 && !c->held) {
 		const uint8_t *body;
 		size_t len;
 		pt_frame_status st = pt_frame_reader_next(&c->rd, &body, &len);
@@ -231,8 +233,12 @@ conn_process(pt_conn *c)
 		}
 		if (c->streaming) {
 			bool end = st == PT_FRAME_END;
-			c->stream.on_frame(c, end ? NULL : body, end ? 0 : len,
-			    end);
+			if (end) {
+				body = NULL;
+				len = 0;
+			}
+			if (c->stream.on_frame(c, body, len, end) > 0)
+				conn_continue_later(c, body, len, end);
 			continue;
 		}
 		if (st == PT_FRAME_END) {
@@ -250,7 +256,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	pt_conn *c = arg;
 	conn_ref(c);
-	if (c->ops > 0 || c->closing) {
+	if (c->ops > 0 || c->closing || c->held) {
 		/* Not reading now; resumed by conn_release. */
 		event_del(c->rev);
 		conn_unref(c);
@@ -289,9 +295,9 @@ on_idle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pt_conn *c = arg;
-	/* Busy with an operation, or sending (output that waits has its
-	 * own, write timeout): not idle. */
-	if (c->ops > 0 || conn_out_pending(c) > 0 ||
+	/* Busy with an operation or an upload, or sending (output that
+	 * waits has its own, write timeout): not idle. */
+	if (c->ops > 0 || c->held || conn_out_pending(c) > 0 ||
 	    (c->streaming && c->stream.on_drain != NULL)) {
 		struct timeval tv = {IDLE_TIMEOUT_S, 0};
 		evtimer_add(c->idle, &tv);
@@ -300,6 +306,31 @@ on_idle(evutil_socket_t fd, short what, void *arg)
 	log_info("closing a connection idle for %d s", IDLE_TIMEOUT_S);
 	conn_ref(c);
 	conn_shutdown(c);
+	conn_unref(c);
+}
+
+/* The stream's next piece of work on held input; reading resumes when
+ * it is done with it. */
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pt_conn *c = arg;
+	conn_ref(c);
+	if (!c->dead && c->held && c->streaming &&
+	    c->stream.on_frame != NULL &&
+	    c->stream.on_frame(c, c->held_p, c->held_n, c->held_end) > 0 &&
+	    !c->dead && c->streaming) {
+		static const struct timeval now = {0, 0};
+		evtimer_add(c->resume, &now);
+	} else if (!c->dead) {
+		c->held = false;
+		if (!c->closing && c->ops == 0) {
+			event_add(c->rev, NULL);
+			conn_process(c);
+		}
+	}
 	conn_unref(c);
 }
 
@@ -337,9 +368,11 @@ conn_accepted(pt_daemon *d, int fd)
 	c->wev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->idle = evtimer_new(d->base, on_idle, c);
 	c->wtimer = evtimer_new(d->base, on_write_timeout, c);
+	c->resume = evtimer_new(d->base, on_resume, c);
 	struct timeval tv = {IDLE_TIMEOUT_S, 0};
 	if (c->rev == NULL || c->wev == NULL || c->idle == NULL ||
-	    c->wtimer == NULL || event_add(c->rev, NULL) < 0 ||
+	    c->wtimer == NULL || c->resume == NULL ||
+	    event_add(c->rev, NULL) < 0 ||
 	    evtimer_add(c->idle, &tv) < 0) {
 		log_err("cannot watch a new connection");
 		if (c->rev != NULL)
@@ -350,6 +383,8 @@ conn_accepted(pt_daemon *d, int fd)
 			event_free(c->idle);
 		if (c->wtimer != NULL)
 			event_free(c->wtimer);
+		if (c->resume != NULL)
+			event_free(c->resume);
 		pt_frame_reader_free(&c->rd);
 		close(fd);
 		free(c);
@@ -524,6 +559,21 @@ conn_set_stream(pt_conn *c, const pt_stream *s)
 		return;
 	}
 	c->streaming = true;
+}
+
+void
+conn_continue_later(pt_conn *c, const uint8_t *p, size_t n, bool end)
+{
+	if (c->dead || !c->streaming)
+		return;
+	c->held = true;
+	c->held_p = p;
+	c->held_n = n;
+	c->held_end = end;
+	/* A zero timeout runs after the next poll for I/O, so every other
+	 * connection gets its turn first. */
+	static const struct timeval now = {0, 0};
+	evtimer_add(c->resume, &now);
 }
 
 static int

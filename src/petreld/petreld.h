@@ -106,7 +106,9 @@ struct pt_daemon {
 /* Stream hooks for commands that carry data (block set / dump). */
 typedef struct {
 	/* A raw frame of an upload (end = the terminator). The hook replies
-	 * and finishes (or discards) when the upload is over; returns 0.
+	 * and finishes (or discards) when the upload is over; returns 0, or
+	 * 1 to be called again with the same frame from a later event-loop
+	 * turn (work bounded per turn; no input is read meanwhile).
 	 * NULL: the stream takes no input, a frame drops the connection. */
 	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
 	/* The output buffer drained below the low-water mark. */
@@ -136,6 +138,14 @@ struct pt_conn {
 	 * was using it when a send failed. */
 	bool stream_close_pending;
 	pt_stream stream;
+	/* Input the stream has not finished with (see on_frame): handed to
+	 * it again from `resume`; it lies in the frame reader, which is not
+	 * touched meanwhile. */
+	struct event *resume;
+	bool held;
+	bool held_end;
+	const uint8_t *held_p;
+	size_t held_n;
 	const char *cmd;   /* the command being handled, for refusals */
 };
 
@@ -169,6 +179,10 @@ void conn_abort(pt_conn *c);
 /* Installs the hooks. On a connection that is already gone, on_close
  * runs at once, or when the current holders are done. */
 void conn_set_stream(pt_conn *c, const pt_stream *s);
+/* The stream's on_frame gets (p, n, end) from a later event-loop turn,
+ * and again while it returns 1; no input is read meanwhile. p must lie in
+ * the frame being handled (a command's data: block set-old). */
+void conn_continue_later(pt_conn *c, const uint8_t *p, size_t n, bool end);
 /* After a refused or failed upload: the reply is queued; the rest of the
  * upload is read and dropped up to its terminator, then the connection
  * closes. (Closing with unread data would reset the connection, and the

@@ -13,11 +13,13 @@ Needs root (the fixtures run petreld in a network namespace).
 import os
 import select
 import time
+import zlib
 
 import pytest
 
 import pthelpers as H
-from test_blocks import Raw, cmd_dump, cmd_dump_old, not_busy
+from test_blocks import (Raw, cmd_add_old, cmd_dump, cmd_dump_old, cmd_info,
+                         blocks, cmd_set, cmd_set_old, device, not_busy, staging_dir)
 
 MiB = 1 << 20
 
@@ -167,3 +169,109 @@ def test_a_slow_reader_is_not_dropped(petreld_factory, tmp_path):
     finally:
         c.close()
     assert bytes(got) == data
+
+
+# ---------------------------------------------------------------------------
+# zlib bombs: a small frame that inflates to a whole device
+
+
+BOMB_MB = 1024
+
+
+def zlib_bomb():
+    """About 1 MB of zlib that inflates to 1 GiB: "x", then zeros."""
+    co = zlib.compressobj(9)
+    out = [co.compress(b"x" + bytes(MiB - 1))]
+    zero = bytes(MiB)
+    for _ in range(BOMB_MB - 1):
+        out.append(co.compress(zero))
+    out.append(co.flush())
+    return b"".join(out)
+
+
+def readable(c):
+    return bool(select.select([c.s], [], [], 0)[0])
+
+
+def staging_written(pd):
+    """The inflate has begun: its first output is in the staging file."""
+    try:
+        return any(f.stat().st_size > 0 for f in staging_dir(pd).iterdir())
+    except FileNotFoundError:
+        return False
+
+
+def answered_meanwhile(pd, c):
+    """Another client is answered while the bomb inflates (before its
+    reply): petreld's event loop kept turning."""
+    H.wait_for(lambda: staging_written(pd) or readable(c), 60,
+               what="the inflate to begin")
+    other = Raw(pd, ":")
+    try:
+        other.command(cmd_info())
+        assert other.reply().kind == "success"
+    finally:
+        other.close()
+    assert not readable(c), "petreld answered nobody else until the " \
+        "whole bomb was inflated"
+
+
+@pytest.mark.parametrize("how", ["set", "set-old", "add-old"])
+def test_a_zlib_bomb_does_not_stall_petreld(petreld, how):
+    pd = petreld
+    bomb = zlib_bomb()
+    assert len(bomb) < 2 * MiB
+    if how != "add-old":
+        pd.ok("create-block", "big", str(BOMB_MB))
+    c = Raw(pd, ":big", timeout=300)
+    try:
+        if how == "set":
+            c.command(cmd_set(True))
+            c.chunk(bomb)
+            c.end()
+        elif how == "set-old":
+            c.command(cmd_set_old(bomb, compressed=True))
+        else:
+            c.command(cmd_add_old(BOMB_MB, compressed=True, data=bomb))
+        answered_meanwhile(pd, c)
+        r = c.reply()
+        assert r.kind == "success", r
+        assert c.frame() is None
+    finally:
+        c.close()
+    dev = device(pd, ":big")
+    assert dev.stat().st_size == BOMB_MB * MiB
+    with open(dev, "rb") as f:
+        assert f.read(2) == b"x\0"
+    assert_alive(pd)
+
+
+@pytest.mark.parametrize("how", ["set-old", "add-old"])
+def test_a_bomb_that_fails_late_changes_nothing(petreld, how):
+    """The zlib stream turns out truncated after its 1 GiB: refused with
+    the reason, after many turns; set-old keeps the old content, add-old
+    leaves no device; nothing stays locked or staged."""
+    pd = petreld
+    bomb = zlib_bomb()[:-64]
+    if how == "set-old":
+        pd.ok("create-block", "big", str(BOMB_MB))
+        payload = cmd_set_old(bomb, compressed=True)
+    else:
+        payload = cmd_add_old(BOMB_MB, compressed=True, data=bomb)
+    c = Raw(pd, ":big", timeout=300)
+    try:
+        c.command(payload)
+        r = c.reply()
+        assert r.kind == "failure" and "truncated" in r.text, r
+        assert c.frame() is None
+    finally:
+        c.close()
+    assert not list(staging_dir(pd).iterdir())
+    if how == "set-old":
+        assert blocks(pd) == {":big": (BOMB_MB, False)}
+        assert device(pd, ":big").stat().st_blocks == 0  # still all holes
+        pd.ok("destroy-block", "big")
+    else:
+        assert blocks(pd) == {}
+        assert not device(pd, ":big").exists()
+    assert_alive(pd)
