@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,37 +401,60 @@ conn_accepted(pt_daemon *d, int fd)
 	 * struct alive by itself (freed once dead and unreferenced). */
 }
 
+/* Encodes one message straight into the output, behind a length prefix
+ * patched afterwards: a large reply (a get) is not copied once more. On
+ * failure the output is as it was. */
+static int
+append_frame(pt_conn *c, const pt_wire *w, pt_err *err)
+{
+	static const uint8_t prefix[4];
+	size_t mark = c->out.len;
+	if (pt_buf_append(&c->out, prefix, sizeof(prefix)) < 0)
+		return pt_fail(err, "out of memory");
+	if (pt_wire_encode(w, &c->out, err) < 0) {
+		if (!c->out.oom)
+			c->out.len = mark;
+		return -1;
+	}
+	size_t len = c->out.len - mark - sizeof(prefix);
+	if (len > INT32_MAX) {
+		c->out.len = mark;
+		return pt_fail(err, "%zu bytes do not fit a frame", len);
+	}
+	uint8_t *p = c->out.data + mark;
+	p[0] = (uint8_t)(len >> 24);
+	p[1] = (uint8_t)(len >> 16);
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	return 0;
+}
+
 static void
 conn_append_wire(pt_conn *c, const pt_wire *w)
 {
 	if (c->dead)
 		return;
-	pt_buf body = {0};
 	pt_err err = {{0}};
-	if (pt_wire_encode(w, &body, &err) < 0) {
+	if (append_frame(c, w, &err) < 0 && !c->out.oom) {
 		/* Our own reply does not encode: say so rather than hang. */
 		log_err("%s: cannot encode reply: %s", w->header.name.text,
 		    err.msg);
-		pt_buf_reset(&body);
 		pt_wire f = {.header = w->header, .kind = PT_PAYLOAD_FAILURE};
 		char msg[300];
 		snprintf(msg, sizeof(msg), "internal error: cannot encode "
 		    "reply: %s", err.msg);
 		f.u.failure.s = msg;
 		f.u.failure.len = strlen(msg);
-		if (pt_wire_encode(&f, &body, &err) < 0) {
-			pt_buf_free(&body);
+		if (append_frame(c, &f, &err) < 0 && !c->out.oom) {
 			conn_shutdown(c);
 			return;
 		}
 	}
-	if (pt_frame_append(&c->out, body.data, body.len) < 0) {
+	if (c->out.oom) {
 		log_err("out of memory queueing a reply");
-		pt_buf_free(&body);
 		conn_shutdown(c);
 		return;
 	}
-	pt_buf_free(&body);
 	conn_flush(c);
 }
 

@@ -177,8 +177,22 @@ unikernel_info(pt_conn *c, const pt_header *h, pt_success_kind kind)
 
 /* ---- get ---- */
 
+/* Room in a reply frame for everything but the image: the header (a
+ * name is at most PT_NAME_TEXT_MAX bytes) and the DER around the data. */
+#define GET_REPLY_OVERHEAD 4096
+
+/* The largest image a get reply can carry: the reply is one message, and
+ * petreld's frame limit (--max-frame-mb) is the bound it keeps. */
+static size_t
+get_image_max(const pt_daemon *d)
+{
+	return d->o.max_frame - GET_REPLY_OVERHEAD;
+}
+
 /* The stored image in the requested form (§8.2): level 0 uncompressed,
- * level > 0 compressed; an image stored compressed is sent as stored. */
+ * level > 0 compressed; an image stored compressed is sent as stored.
+ * Nothing larger than a reply can carry is ever made: a stored image of
+ * a few MB may inflate to 1 GiB. */
 static int
 image_for_get(pt_daemon *d, const pt_uk *uk, int64_t level, uint8_t **out,
     size_t *outlen, bool *compressed, pt_err *err)
@@ -186,23 +200,43 @@ image_for_get(pt_daemon *d, const pt_uk *uk, int64_t level, uint8_t **out,
 	char path[PATH_MAX];
 	uint8_t *data;
 	size_t n;
+	size_t max = get_image_max(d);
+	bool deflate = level > 0 && !uk->cfg.compressed;
 	if (persist_image_path(d, &uk->name, ".img", path, sizeof(path),
 	    err) < 0)
 		return -1;
-	if (pt_read_file(path, PT_IMAGE_MAX_BYTES, &data, &n, err) < 0)
+	/* Only a deflate may shrink what is stored into a reply. */
+	if (pt_read_file(path, deflate ? PT_IMAGE_MAX_BYTES : max, &data, &n,
+	    err) < 0) {
+		if (errno == EFBIG)
+			return pt_fail(err, "the stored image is larger than "
+			    "a reply can carry (%zu bytes, --max-frame-mb)",
+			    max);
 		return pt_fail_prefix(err, "reading stored image");
+	}
 	if (level == 0 && uk->cfg.compressed) {
-		int r = pt_image_inflate(data, n, PT_IMAGE_MAX_BYTES, out,
-		    outlen, NULL, err);
+		int r = pt_image_inflate(data, n, max, out, outlen, NULL,
+		    err);
 		free(data);
 		*compressed = false;
+		if (r < 0)
+			return pt_fail_prefix(err, "sent uncompressed, the "
+			    "image must fit one reply (at most %zu bytes, "
+			    "--max-frame-mb)", max);
 		return r;
 	}
-	if (level > 0 && !uk->cfg.compressed) {
+	if (deflate) {
 		int r = pt_image_deflate(data, n, level > 9 ? 9 : (int)level,
 		    out, outlen, err);
 		free(data);
 		*compressed = true;
+		if (r == 0 && *outlen > max) {
+			free(*out);
+			*out = NULL;
+			return pt_fail(err, "the compressed image (%zu bytes) "
+			    "is larger than a reply can carry (%zu bytes, "
+			    "--max-frame-mb)", *outlen, max);
+		}
 		return r;
 	}
 	*out = data;

@@ -275,3 +275,26 @@ def test_a_bomb_that_fails_late_changes_nothing(petreld, how):
         assert blocks(pd) == {}
         assert not device(pd, ":big").exists()
     assert_alive(pd)
+
+
+# ---------------------------------------------------------------------------
+# get: the reply is one message, bounded by the frame limit
+
+
+def test_get_bounded_by_the_frame_limit(petreld_factory, images, tender, tmp_path):
+    """A stored compressed image that inflates beyond what a reply can
+    carry is refused uncompressed (not inflated to up to 1 GiB and copied
+    into the output), and still sent as stored when asked compressed."""
+    tender.need_scripted()
+    pd = petreld_factory(extra_args=["--max-frame-mb", "2"])
+    data = images.data("hvt")
+    data += bytes(3 * MiB - len(data))
+    img = images.write("padded.img", data)
+    pd.ok("create", "big", img, "--compress", "--arg", "run")
+    out = tmp_path / "out.img"
+    j = pd.jfail("get", "big", out)
+    assert "--max-frame-mb" in j["message"], j
+    assert not out.exists()
+    pd.ok("get", "big", out, "--compress")
+    assert out.read_bytes() == data
+    assert_alive(pd)
