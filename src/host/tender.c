@@ -8,7 +8,9 @@
  * interesting way (opening the console, building the CPU set) is done by
  * the parent before the fork. An exec failure travels back over a CLOEXEC
  * pipe, so the caller gets it as an error rather than as a mysterious
- * exit status 127.
+ * exit status 127. A child killed before its exec (SIGKILL, the OOM
+ * killer) also closes that pipe; the name it took after fork tells it
+ * from a tender that ran (died_before_exec).
  */
 #include "tender.h"
 
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,6 +37,11 @@
 /* CPU ids beyond this are refused (Linux's NR_CPUS maximum is 8192). */
 #define MAX_CPU_ID 8191
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* The child's name (comm) between fork and exec. An exec renames the
+ * process to the base name of the file, which cannot contain '/': a
+ * process still so named never ran the tender. */
+#define SPAWN_COMM "petrel/fork"
 
 /* What the child does between fork and exec. */
 typedef struct {
@@ -80,6 +88,8 @@ child_run(const child_plan *p, int report_fd)
 	sigemptyset(&dfl.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &dfl, NULL); /* KILL, STOP: EINVAL */
+	/* Before any signal can kill it: see died_before_exec. */
+	(void)prctl(PR_SET_NAME, SPAWN_COMM, 0, 0, 0);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -146,6 +156,40 @@ stage_text(int stage)
 	}
 }
 
+/* After EOF on the report pipe: true (with how it ended in `how`) if the
+ * child is already gone and still bears SPAWN_COMM, i.e. it died before
+ * its exec. The zombie is only looked at (WNOWAIT): its pid cannot be
+ * reused while /proc is read. A child still running, or no /proc, counts
+ * as started; its end is then an ordinary tender exit for the caller. */
+static bool
+died_before_exec(pid_t pid, char *how, size_t cap)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+	    si.si_pid != pid)
+		return false;
+	char path[64], comm[32];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	if (strcmp(comm, SPAWN_COMM) != 0)
+		return false;
+	if (si.si_code == CLD_EXITED)
+		snprintf(how, cap, "exited with status %d", si.si_status);
+	else
+		snprintf(how, cap, "killed by signal %d (%s)", si.si_status,
+		    strsignal(si.si_status));
+	return true;
+}
+
 /* fork+exec following the plan; returns 0 once the exec succeeded. */
 static int
 spawn_plan(const child_plan *p, pid_t *pid_out, pt_err *err)
@@ -186,6 +230,12 @@ spawn_plan(const child_plan *p, pid_t *pid_out, pt_err *err)
 		r = read(rep[0], &f, sizeof(f));
 	} while (r < 0 && errno == EINTR);
 	close(rep[0]);
+	char how[96];
+	if (r == 0 && died_before_exec(pid, how, sizeof(how))) {
+		reap(pid, NULL);
+		return pt_fail(err, "could not start %s: the child %s before "
+		    "its exec", p->argv[0], how);
+	}
 	if (r == 0) {
 		*pid_out = pid;
 		return 0;
