@@ -61,6 +61,12 @@ struct pt_console_daemon {
 	uint64_t seq;          /* orders inactivity */
 	void *sessions;        /* session.c's list, freed at exit */
 	int verbose;
+	/* A connection that has neither subscribed nor sent `add` (and is not
+	 * petreld's) is closed after this long without a command. */
+	int64_t idle_timeout_ms;
+	/* One whose queued output the peer has not taken for this long is
+	 * closed (slow subscribers are also dropped by the output cap). */
+	int64_t write_timeout_ms;
 };
 
 /* registry.c */

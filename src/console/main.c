@@ -55,6 +55,11 @@ usage(FILE *f)
 "  --max-subscribers N subscribers per unikernel; the oldest is dropped\n"
 "                      when one more arrives (default %d)\n"
 "  --max-connections N connections at once (default 1024)\n"
+"  --idle-timeout-ms MS close a connection that has neither subscribed\n"
+"                      nor added a console, and is not petreld's, after MS\n"
+"                      without a command (default 120000)\n"
+"  --write-timeout-ms MS close a connection that takes none of the\n"
+"                      output waiting for it for MS (default 120000)\n"
 "  --syslog            log to syslog instead of stderr\n"
 "  -v                  more log output (repeat for more)\n"
 "  -h, --help          this text\n"
@@ -93,6 +98,8 @@ main(int argc, char **argv)
 		{"ring-lines", required_argument, NULL, 'r'},
 		{"max-subscribers", required_argument, NULL, 's'},
 		{"max-connections", required_argument, NULL, 'c'},
+		{"idle-timeout-ms", required_argument, NULL, 'i'},
+		{"write-timeout-ms", required_argument, NULL, 'w'},
 		{"syslog", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -101,6 +108,7 @@ main(int argc, char **argv)
 	long ring_lines = PT_CONSOLE_RING_DEFAULT;
 	long max_subs = PT_CONSOLE_MAX_SUBS_DEFAULT;
 	long max_conns = 1024;
+	long idle_ms = 120000, write_ms = 120000;
 	int verbose = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -117,6 +125,14 @@ main(int argc, char **argv)
 		case 'c':
 			max_conns = parse_count("--max-connections", optarg, 1,
 			    1000000);
+			break;
+		case 'i':
+			idle_ms = parse_count("--idle-timeout-ms", optarg, 1,
+			    86400000);
+			break;
+		case 'w':
+			write_ms = parse_count("--write-timeout-ms", optarg, 1,
+			    86400000);
 			break;
 		case 'l': use_syslog = true; break;
 		case 'v': verbose++; break;
@@ -137,6 +153,8 @@ main(int argc, char **argv)
 	d.max_subs = (size_t)max_subs;
 	d.max_frame = 1u << 20; /* commands to the console are small */
 	d.verbose = verbose;
+	d.idle_timeout_ms = idle_ms;
+	d.write_timeout_ms = write_ms;
 	pt_err err;
 	char util[PATH_MAX], sock[PATH_MAX];
 	if ((size_t)snprintf(d.fifo_dir, sizeof(d.fifo_dir), "%s/fifo",

@@ -7,9 +7,18 @@
  *    it);
  *  - `list-inactive`: reply the inactive consoles below a path, close;
  *  - anything else: close without a reply, as albatross does.
+ *
+ * Slots are limited: a connection that has neither subscribed nor added a
+ * console (and is not petreld's) is closed after idle_timeout_ms without a
+ * command, and any connection whose output waits write_timeout_ms without
+ * the peer taking some is closed.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -21,6 +30,11 @@ struct session {
 	pt_fconn *conn;
 	bool subscribed;
 	pt_console_sub sub;
+	bool control;           /* petreld's link: it sent `add`, or is it */
+	struct event *idle;     /* armed while neither control nor subscribed */
+	struct event *wcheck;   /* samples the queued output */
+	size_t last_queued;
+	int64_t stalled_ms;     /* output waiting without shrinking */
 };
 
 static void
@@ -35,8 +49,105 @@ session_end(session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	pt_fconn_free(s->conn);
+	if (s->idle != NULL)
+		event_free(s->idle);
+	if (s->wcheck != NULL)
+		event_free(s->wcheck);
 	pt_server_conn_closed(s->d->server);
 	free(s);
+}
+
+static struct timeval
+ms_tv(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000};
+	return tv;
+}
+
+/* The output is looked at this often: a peer is dropped after between
+ * write_timeout_ms and 5/4 of it. */
+static int64_t
+wcheck_period_ms(const pt_console_daemon *d)
+{
+	int64_t p = d->write_timeout_ms / 4;
+	return p > 0 ? p : 1;
+}
+
+static void
+on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session *s = arg;
+	pt_console_log(s->d, 1, "closing a connection without a command "
+	    "for %lld ms", (long long)s->d->idle_timeout_ms);
+	session_end(s);
+}
+
+/* A peer that does not read keeps its slot and its output: with output
+ * waiting at every look for write_timeout_ms, never less than at the look
+ * before, it goes. (Looks, not every write: a peer that keeps up with
+ * a very busy console can look stalled at each one; one that does not
+ * keep up is dropped by the output cap anyway.) */
+static void
+on_wcheck(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session *s = arg;
+	size_t q = pt_fconn_queued(s->conn);
+	if (q > 0 && q >= s->last_queued)
+		s->stalled_ms += wcheck_period_ms(s->d);
+	else
+		s->stalled_ms = 0;
+	s->last_queued = q;
+	if (s->stalled_ms >= s->d->write_timeout_ms) {
+		pt_console_log(s->d, 0, "closing a connection that took none "
+		    "of its %zu waiting bytes for %lld ms", q,
+		    (long long)s->stalled_ms);
+		session_end(s);
+	}
+}
+
+/* The idle timeout is for clients: petreld's link may have nothing to
+ * add for hours (no unikernel), and albatross's protocol gives it no way
+ * to say who it is. A root peer whose name is petreld is taken for it. */
+static bool
+peer_is_petreld(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    cr.uid != 0 || cr.pid <= 0)
+		return false;
+	char path[64], comm[32];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)cr.pid);
+	int cfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cfd < 0)
+		return false;
+	ssize_t n = read(cfd, comm, sizeof(comm) - 1);
+	close(cfd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "petreld") == 0;
+}
+
+/* A command arrived: the idle clock restarts, or stops for good once the
+ * connection is petreld's or a subscriber's. */
+static void
+idle_after_command(session *s, pt_cmd_kind kind)
+{
+	if (kind == PT_CMD_CONSOLE_ADD)
+		s->control = true;
+	if (s->control || kind == PT_CMD_CONSOLE_SUBSCRIBE) {
+		event_del(s->idle);
+		return;
+	}
+	struct timeval tv = ms_tv(s->d->idle_timeout_ms);
+	evtimer_add(s->idle, &tv);
 }
 
 static void
@@ -152,6 +263,22 @@ do_list_inactive(session *s, const pt_header *h)
 }
 
 static void
+do_command(session *s, const pt_header *h, const pt_command *cmd)
+{
+	if (cmd->kind == PT_CMD_CONSOLE_ADD) {
+		do_add(s, h, cmd->u.count);
+	} else if (cmd->kind == PT_CMD_CONSOLE_SUBSCRIBE) {
+		do_subscribe(s, h, &cmd->u.subscribe);
+	} else if (cmd->kind == PT_CMD_CONSOLE_LIST_INACTIVE) {
+		do_list_inactive(s, h);
+	} else {
+		pt_console_log(s->d, 0, "unexpected command %s",
+		    pt_cmd_kind_name(cmd->kind));
+		pt_fconn_close_when_flushed(s->conn);
+	}
+}
+
+static void
 on_frame(pt_fconn *conn, const uint8_t *body, size_t len, void *ctx)
 {
 	(void)conn;
@@ -170,16 +297,10 @@ on_frame(pt_fconn *conn, const uint8_t *body, size_t len, void *ctx)
 	} else if (w.kind != PT_PAYLOAD_COMMAND) {
 		pt_console_log(s->d, 0, "unexpected message, not a command");
 		pt_fconn_close_when_flushed(s->conn);
-	} else if (w.u.command.kind == PT_CMD_CONSOLE_ADD) {
-		do_add(s, &w.header, w.u.command.u.count);
-	} else if (w.u.command.kind == PT_CMD_CONSOLE_SUBSCRIBE) {
-		do_subscribe(s, &w.header, &w.u.command.u.subscribe);
-	} else if (w.u.command.kind == PT_CMD_CONSOLE_LIST_INACTIVE) {
-		do_list_inactive(s, &w.header);
 	} else {
-		pt_console_log(s->d, 0, "unexpected command %s",
-		    pt_cmd_kind_name(w.u.command.kind));
-		pt_fconn_close_when_flushed(s->conn);
+		/* Before the command, which may end s. */
+		idle_after_command(s, w.u.command.kind);
+		do_command(s, &w.header, &w.u.command);
 	}
 	pt_arena_free(&a);
 }
@@ -206,12 +327,30 @@ pt_console_accept(int fd, void *ctx)
 	session *s = calloc(1, sizeof(*s));
 	if (s != NULL) {
 		s->d = d;
+		s->control = peer_is_petreld(fd);
+		s->idle = evtimer_new(d->base, on_idle, s);
+		s->wcheck = event_new(d->base, -1, EV_PERSIST, on_wcheck, s);
 		s->conn = pt_fconn_new(d->base, fd, d->max_frame,
 		    PT_CONSOLE_SUB_MAX_OUT, &session_ops, s);
 	}
-	if (s == NULL || s->conn == NULL) {
-		free(s);
-		close(fd);
+	struct timeval idle_tv = ms_tv(d->idle_timeout_ms);
+	struct timeval check_tv = ms_tv(wcheck_period_ms(d));
+	if (s == NULL || s->conn == NULL || s->idle == NULL ||
+	    s->wcheck == NULL || evtimer_add(s->wcheck, &check_tv) < 0 ||
+	    (!s->control && evtimer_add(s->idle, &idle_tv) < 0)) {
+		if (s != NULL) {
+			if (s->idle != NULL)
+				event_free(s->idle);
+			if (s->wcheck != NULL)
+				event_free(s->wcheck);
+			if (s->conn != NULL)
+				pt_fconn_free(s->conn);  /* closes fd */
+			else
+				close(fd);
+			free(s);
+		} else {
+			close(fd);
+		}
 		pt_server_conn_closed(d->server);
 		return;
 	}

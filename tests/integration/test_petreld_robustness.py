@@ -12,12 +12,14 @@ Needs root (the fixtures run petreld in a network namespace).
 
 import os
 import select
+import socket
 import time
 import zlib
 
 import pytest
 
 import pthelpers as H
+from pthelpers import der_ctx, der_int, der_seq
 from test_blocks import (Raw, cmd_add_old, cmd_dump, cmd_dump_old, cmd_info,
                          blocks, cmd_set, cmd_set_old, device, not_busy, staging_dir)
 
@@ -123,13 +125,13 @@ def test_peer_gone_before_the_dump_reply(petreld, tmp_path):
 
 
 def hung_up(c, timeout):
-    """Waits (without reading) until petreld has closed its end."""
+    """Waits (without reading) until the daemon has closed its end."""
     p = select.poll()
-    p.register(c.s, select.POLLHUP)
+    p.register(getattr(c, "s", c), select.POLLHUP)
 
     def closed():
         return any(ev & select.POLLHUP for _, ev in p.poll(0))
-    H.wait_for(closed, timeout, what="petreld to drop the connection")
+    H.wait_for(closed, timeout, what="the daemon to drop the connection")
 
 
 @pytest.mark.parametrize("command", ["dump", "dump-old"])
@@ -297,4 +299,89 @@ def test_get_bounded_by_the_frame_limit(petreld_factory, images, tender, tmp_pat
     assert not out.exists()
     pd.ok("get", "big", out, "--compress")
     assert out.read_bytes() == data
+    assert_alive(pd)
+
+
+# ---------------------------------------------------------------------------
+# petrel-console: slots are not held by silent or non-reading clients
+
+
+def console_and_petreld(petreld_factory, console_factory, *opts, **kw):
+    pd = petreld_factory(start=False)
+    cd = console_factory(pd, start=False, **kw)
+    cd.opts += list(opts)
+    cd.start()
+    pd.start()
+    H.wait_for(lambda: "connected to petrel-console" in pd.log_text(), 15,
+               what="petreld's link to petrel-console")
+    return cd
+
+
+def silent_client(cd):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    s.connect(cd.sock)
+    return s
+
+
+def test_console_drops_silent_clients_not_petreld(petreld_factory, console_factory):
+    cd = console_and_petreld(petreld_factory, console_factory,
+                             "--idle-timeout-ms", "300")
+    pd = cd.pd
+    for _ in range(2):
+        s = silent_client(cd)
+        try:
+            hung_up(s, 15)
+        finally:
+            s.close()
+    assert "without a command" in cd.log_text()
+    # petreld's link is as silent (no unikernel to add) and older: it
+    # would have gone first, and petreld would have said so.
+    assert "reconnecting" not in pd.log_text()
+    assert_alive(pd)
+
+
+def console_subscribe(name, count):
+    body = der_seq(H.wire_header(name),
+                   der_ctx(0, der_ctx(0, der_ctx(2, der_ctx(1, der_int(count))))))
+    return len(body).to_bytes(4, "big") + body
+
+
+def test_console_drops_a_subscriber_that_never_reads(petreld_factory, console_factory,
+                                                      images, tender):
+    tender.need_scripted()
+    cd = console_and_petreld(petreld_factory, console_factory,
+                             "--write-timeout-ms", "300", ring_lines=100000)
+    pd = cd.pd
+    n = 40000
+    pd.ok("create", "talk", images.path("hvt"), "--arg", "lines:%d" % n,
+          "--arg", "run")
+    last = ("line %d" % n).encode()
+
+    def all_in_ring():
+        s = silent_client(cd)
+        try:
+            s.sendall(console_subscribe(":talk", 1))
+            s.settimeout(10)
+            got = b""
+            while last not in got:
+                b = s.recv(65536)
+                if not b:
+                    return False
+                got += b
+                if len(got) > 4096:
+                    return False
+            return True
+        finally:
+            s.close()
+    H.wait_for(all_in_ring, 30, interval=0.1, what="%d lines in the ring" % n)
+
+    # About 2 MB of history: more than the socket takes, less than the
+    # output cap that drops a lagging subscriber. Nothing is read.
+    s = silent_client(cd)
+    try:
+        s.sendall(console_subscribe(":talk", n))
+        hung_up(s, 15)
+    finally:
+        s.close()
+    assert "took none of its" in cd.log_text()
     assert_alive(pd)
