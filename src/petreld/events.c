@@ -106,10 +106,15 @@ file_open(pt_evlog *L)
 		return -1;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
 		close(fd);
-		report_failure(L, "not a regular file", e);
+		report_failure(L, "fstat", e);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		report_failure(L, "not a regular file", EINVAL);
 		return -1;
 	}
 	L->fd = fd;
@@ -208,7 +213,10 @@ load_frames(pt_evlog *L, pt_frame_reader *rd, const char *path)
 static bool
 load_file(pt_evlog *L, const char *path, uint64_t budget)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO planted there must not hang the start
+	 * (it is refused below); regular files ignore the flag. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return true;

@@ -345,3 +345,15 @@ def test_no_console_option(petreld_factory, images, tender):
         pd.ok("destroy", "web")
     finally:
         fake.close()
+
+
+def test_fifo_in_the_log_directory_does_not_hang_the_start(petreld):
+    """Something planted as events.1 (a FIFO) is refused, not waited on:
+    petreld starts and answers."""
+    pd = petreld
+    pd.stop()
+    os.mkfifo(os.path.join(pd.evlogdir, "events.1"))
+    pd.start()
+    H.wait_for(lambda: pd.petrel("policy").rc == 0, 20,
+               what="petreld to answer with a FIFO in its log directory")
+    assert "not a regular file" in pd.log_text()
