@@ -5,6 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+void
+pt_utf8_trim_tail(char *s)
+{
+	size_t n = strlen(s);
+	/* Find the start of the last sequence (at most 4 bytes back). */
+	size_t i = n;
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 :
+	    lead >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < want)
+		s[i - 1] = '\0';
+}
+
 int
 pt_fail(pt_err *err, const char *fmt, ...)
 {
@@ -13,6 +30,7 @@ pt_fail(pt_err *err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		pt_utf8_trim_tail(err->msg);
 	}
 	return -1;
 }
@@ -38,6 +56,7 @@ pt_fail_prefix(pt_err *err, const char *fmt, ...)
 		size_t m = strnlen(old, room);
 		memcpy(err->msg + n + 2, old, m);
 		err->msg[n + 2 + m] = '\0';
+		pt_utf8_trim_tail(err->msg);
 	}
 	return -1;
 }

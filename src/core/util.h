@@ -36,6 +36,10 @@ typedef struct {
 int pt_fail(pt_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Cuts an incomplete UTF-8 sequence off the end of s (what a truncating
+ * snprintf can leave), so that a cut message is still valid text. */
+void pt_utf8_trim_tail(char *s);
+
 /* Prefixes an existing message: "ctx: old message". Returns -1. */
 int pt_fail_prefix(pt_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

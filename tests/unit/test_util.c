@@ -68,6 +68,41 @@ test_fail(void **state)
 	assert_int_equal(pt_fail(NULL, "ignored"), -1);
 }
 
+/* A message cut in the middle of a multi-byte character stays valid
+ * UTF-8: the partial character goes. */
+static void
+test_fail_cuts_at_utf8_boundary(void **state)
+{
+	(void)state;
+	pt_err e;
+	char name[600];
+	size_t n = 0;
+	for (int i = 0; i < 250; i++) {
+		name[n++] = (char)0xc3;  /* é */
+		name[n++] = (char)0xa9;
+	}
+	name[n] = '\0';
+	for (int pad = 0; pad < 4; pad++) {
+		pt_fail(&e, "%.*sdevice '%s': invalid name", pad, "xxx", name);
+		size_t len = strlen(e.msg);
+		/* Every é is complete: an even number of bytes after the
+		 * ASCII prefix. */
+		size_t prefix = (size_t)pad + strlen("device '");
+		assert_true(len > prefix);
+		assert_int_equal((len - prefix) % 2, 0);
+		assert_int_not_equal((unsigned char)e.msg[len - 1], 0xc3);
+	}
+	char s1[] = "ab\xe2\x82";     /* a cut 3-byte sequence */
+	pt_utf8_trim_tail(s1);
+	assert_string_equal(s1, "ab");
+	char s2[] = "ab\xe2\x82\xac"; /* a complete one stays */
+	pt_utf8_trim_tail(s2);
+	assert_string_equal(s2, "ab\xe2\x82\xac");
+	char s3[] = "\xf0\x9f\x98";
+	pt_utf8_trim_tail(s3);
+	assert_string_equal(s3, "");
+}
+
 int
 main(void)
 {
@@ -76,6 +111,7 @@ main(void)
 		cmocka_unit_test(test_arena_limit),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_fail),
+		cmocka_unit_test(test_fail_cuts_at_utf8_boundary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
