@@ -58,6 +58,8 @@ struct pt_console_link {
 	int64_t seq;            /* the last add sent (the console counter) */
 	int64_t acked;          /* the last add answered */
 	bool down_logged;       /* "not reachable" said once per outage */
+	bool unresponsive;      /* an answer timed out, none came since:
+	                           launches neither wait nor reconnect */
 	pt_frame_reader rd;
 };
 
@@ -225,6 +227,14 @@ handle_reply(pt_console_link *L, const uint8_t *body, size_t len,
 	    w.u.success.kind == PT_OK_EMPTY) {
 		L->acked++;
 		r = 0;
+		/* It answers: the link is up, and petrel-console reads this
+		 * FIFO from now on. */
+		L->backoff_ms = BACKOFF_FIRST_MS;
+		pt_uk *uk = launching != NULL &&
+		    pt_name_equal(&launching->name, &w.header.name) ?
+		    launching : uk_find(L->d, &w.header.name);
+		if (uk != NULL)
+			drain_stop(uk);
 	} else if (w.kind == PT_PAYLOAD_FAILURE) {
 		L->acked++;
 		log_err("%s: petrel-console refused to read its console: %s",
@@ -244,6 +254,7 @@ handle_reply(pt_console_link *L, const uint8_t *body, size_t len,
 		snprintf(why, sizeof(why), "unexpected reply to console add");
 	}
 	pt_arena_free(&a);
+	L->unresponsive = false;  /* it answered, whatever it said */
 	if (r < 0)
 		link_lost(L, why);
 	else if (L->acked == L->seq)
@@ -304,8 +315,10 @@ on_overdue(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pt_console_link *L = arg;
-	if (L->fd >= 0 && L->acked < L->seq)
+	if (L->fd >= 0 && L->acked < L->seq) {
+		L->unresponsive = true;
 		link_lost(L, "no reply to the console adds within 5 s");
+	}
 }
 
 /* The add for a unikernel about to be exec'd, answer awaited (bounded). */
@@ -319,6 +332,8 @@ add_and_wait(pt_console_link *L, pt_uk *uk)
 	while (L->fd >= 0 && L->acked < seq) {
 		if (wait_fd(L->fd, POLLIN, deadline) < 0) {
 			char why[300];
+			if (errno == ETIMEDOUT)
+				L->unresponsive = true;
 			snprintf(why, sizeof(why), "console add for %s: %s",
 			    uk->name.text, errno == ETIMEDOUT ?
 			    "no reply within 1 s" : strerror(errno));
@@ -368,14 +383,14 @@ link_connect(pt_console_link *L)
 			continue;
 		if (send_add(L, uk) < 0)
 			return -1;
-		/* petrel-console reads it from now on. */
-		drain_stop(uk);
 	}
 	if (L->acked < L->seq) {
 		struct timeval tv = {REPLY_TIMEOUT_MS / 1000, 0};
 		evtimer_add(L->overdue, &tv);
 	}
-	L->backoff_ms = BACKOFF_FIRST_MS;
+	/* The backoff restarts only once petrel-console answers: one that
+	 * accepts connections and never answers must not be retried at the
+	 * shortest interval forever. */
 	return 0;
 }
 
@@ -445,20 +460,35 @@ console_link_add(pt_daemon *d, pt_uk *uk)
 {
 	uk->console_refused = false;
 	pt_console_link *L = d->console;
-	if (L != NULL) {
-		/* Not connected: try now rather than at the next tick, so
+	bool acked = false;
+	if (L != NULL && L->fd < 0 && !L->unresponsive) {
+		/* Not connected: try now (a Unix connect never waits), so
 		 * that a petrel-console started a moment ago gets this
-		 * unikernel. */
-		if (L->fd < 0 && link_connect(L) < 0) {
+		 * unikernel from its first line. Not after one failed to
+		 * answer: then the planned retry re-adds what runs. */
+		if (link_connect(L) < 0)
 			link_schedule(L);
-			log_debug("%s: petrel-console not connected, console "
-			    "not kept", uk->name.text);
+	}
+	if (L != NULL && L->fd >= 0) {
+		if (L->acked < L->seq || L->unresponsive) {
+			/* Earlier adds are unanswered, or it failed to
+			 * answer before: this one is sent but not waited
+			 * for (a hung petrel-console must not stall each
+			 * launch); its FIFO is drained until the answer
+			 * comes. */
+			if (send_add(L, uk) >= 0 &&
+			    !evtimer_pending(L->overdue, NULL)) {
+				struct timeval tv = {REPLY_TIMEOUT_MS / 1000,
+				    0};
+				evtimer_add(L->overdue, &tv);
+			}
 		} else {
+			int64_t seq = L->seq + 1;
 			add_and_wait(L, uk);
+			acked = L->fd >= 0 && L->acked >= seq &&
+			    !uk->console_refused;
 		}
 	}
-	if (L == NULL || L->fd < 0 || uk->console_refused)
+	if (!acked)
 		drain_start(d, uk);
-	else
-		drain_stop(uk);
 }

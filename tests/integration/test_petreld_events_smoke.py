@@ -357,3 +357,24 @@ def test_fifo_in_the_log_directory_does_not_hang_the_start(petreld):
     H.wait_for(lambda: pd.petrel("policy").rc == 0, 20,
                what="petreld to answer with a FIFO in its log directory")
     assert "not a regular file" in pd.log_text()
+
+
+def test_hung_petrel_console_costs_one_wait(petreld_factory, images, tender):
+    """A petrel-console that accepts connections and never answers: the
+    first launch waits for its answer (bounded), later launches neither
+    wait nor reconnect, and their unikernels run (their FIFOs drained)."""
+    tender.need_scripted()
+    pd = petreld_factory(start=False)
+    fake = FakeConsole(pd)  # listens, never accepts or answers
+    try:
+        pd.start()
+        for i in range(4):
+            pd.ok("create", "u%d" % i, images.path("hvt"), "--arg", "run")
+        for i in range(4):
+            pd.wait_tender(":u%d" % i)
+        waits = pd.log_text().count("no reply within 1 s")
+        assert waits == 1, "%d launches waited for the hung console" % waits
+        for i in range(4):
+            pd.ok("destroy", "u%d" % i)
+    finally:
+        fake.listen.close()
