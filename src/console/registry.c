@@ -57,8 +57,10 @@ static void
 drop_subscriber(pt_console_sub *sub)
 {
 	/* The session owns the connection; closing it makes the session
-	 * unsubscribe and free itself. */
-	pt_fconn_close_when_flushed(sub->conn);
+	 * unsubscribe and free itself. Cut off, not flushed: a subscriber
+	 * dropped for being slow (or evicted) would otherwise keep its
+	 * full output buffer for as long as it does not read. */
+	pt_fconn_abort(sub->conn, "subscriber dropped");
 }
 
 static void

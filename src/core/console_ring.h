@@ -27,7 +27,10 @@
 #define PT_CONSOLE_LINE_MAX 512
 #define PT_CONSOLE_TRUNCATED " [truncated]"
 #define PT_CONSOLE_RING_DEFAULT 1024
-#define PT_CONSOLE_RING_MAX 1048576
+/* Bounded so that a whole ring, as history, fits a subscriber's output
+ * cap in petrel-console (4 MiB): 2048 lines of at most 524 bytes, even
+ * with every byte replaced by U+FFFD, and their framing. */
+#define PT_CONSOLE_RING_MAX 2048
 
 /* ---- line splitter ---- */
 

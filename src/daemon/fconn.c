@@ -226,6 +226,13 @@ pt_fconn_close_when_flushed(pt_fconn *c)
 		event_add(c->wev, NULL);
 }
 
+void
+pt_fconn_abort(pt_fconn *c, const char *why)
+{
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	report_closed(c, why);
+}
+
 size_t
 pt_fconn_queued(const pt_fconn *c)
 {

@@ -45,6 +45,9 @@ void pt_fconn_resume(pt_fconn *c);
 /* Once everything queued is written, close (the `closed` callback is
  * called with why = "done"). */
 void pt_fconn_close_when_flushed(pt_fconn *c);
+/* Drops whatever is queued and closes now (the `closed` callback is
+ * called with `why`): for a peer that is cut off, not answered. */
+void pt_fconn_abort(pt_fconn *c, const char *why);
 size_t pt_fconn_queued(const pt_fconn *c);
 int pt_fconn_fd(const pt_fconn *c);
 
