@@ -97,10 +97,13 @@ int pt_request_reply(const pt_client *c, pt_conn *conn, const pt_name *name,
  * returns an exit code; non-zero ends the stream), then every data message
  * of kind `kind` to `item`, until the daemon closes the stream, `item`
  * returns non-zero, or a failure or another message arrives (`what` names
- * the stream in that error). Returns the exit code. */
+ * the stream in that error). A stream that only the user ends (`endless`:
+ * console, log --follow) and that the daemon closes is a communication
+ * error: lines or events may have been lost (a subscriber that falls
+ * behind is dropped). Returns the exit code. */
 int pt_request_stream(const pt_client *c, pt_conn *conn, const pt_name *name,
     int (*status)(const pt_client *c, const pt_wire *w),
-    pt_data_kind kind, const char *what,
+    pt_data_kind kind, const char *what, bool endless,
     int (*item)(const pt_client *c, const pt_data *d));
 
 /* One command, one reply, printed. Returns the exit code. */

@@ -92,7 +92,7 @@ run_console(pt_client *c)
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;
 	rc = pt_request_stream(c, &conn, &name, show_status, PT_DATA_CONSOLE,
-	    "console stream", print_line);
+	    "console stream", true, print_line);
 	pt_conn_close(&conn);
 	return rc;
 }

@@ -74,7 +74,7 @@ run_log(pt_client *c)
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;
 	rc = pt_request_stream(c, &conn, &name, check_subscribed, PT_DATA_LOG,
-	    "event stream", print_event);
+	    "event stream", cmd.u.log.follow, print_event);
 	pt_conn_close(&conn);
 	return rc;
 }

@@ -186,7 +186,7 @@ pt_request_query(const pt_client *c, const pt_name *name,
 int
 pt_request_stream(const pt_client *c, pt_conn *conn, const pt_name *name,
     int (*status)(const pt_client *c, const pt_wire *w),
-    pt_data_kind kind, const char *what,
+    pt_data_kind kind, const char *what, bool endless,
     int (*item)(const pt_client *c, const pt_data *d))
 {
 	pt_arena a = {0};
@@ -213,6 +213,9 @@ pt_request_stream(const pt_client *c, pt_conn *conn, const pt_name *name,
 		if (rc != 0)
 			break;
 	}
+	if (r == 0 && rc == 0 && endless)
+		rc = pt_report(PT_EXIT_COMM, name->text, "the daemon ended the "
+		    "%s", what);
 out:
 	pt_arena_free(&a);
 	return rc;

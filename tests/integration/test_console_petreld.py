@@ -347,7 +347,8 @@ def test_restart_of_petrel_console(petrel_console, images, tender, follow):
     f.wait_line("before")
     assert cd.stop() == 0
     # The stream of a subscriber ends with the daemon.
-    assert f.proc.wait(10) == 0
+    # (an error for the client: lines may have been lost)
+    assert f.proc.wait(10) == 3
     # While petrel-console is away petreld carries on: a third unikernel
     # starts; petreld reads (and drops) its console meanwhile, so that it
     # never blocks on a full FIFO.
