@@ -156,38 +156,76 @@ stage_text(int stage)
 	}
 }
 
-/* After EOF on the report pipe: true (with how it ended in `how`) if the
- * child is already gone and still bears SPAWN_COMM, i.e. it died before
- * its exec. The zombie is only looked at (WNOWAIT): its pid cannot be
- * reused while /proc is read. A child still running, or no /proc, counts
- * as started; its end is then an ordinary tender exit for the caller. */
-static bool
-died_before_exec(pid_t pid, char *how, size_t cap)
+static int open_pidfd(pid_t pid);
+
+/* 1: pid still bears SPAWN_COMM, 0: it does not, -1: cannot tell (no
+ * /proc, or it is gone). */
+static int
+bears_spawn_comm(pid_t pid)
 {
-	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-	    si.si_pid != pid)
-		return false;
 	char path[64], comm[32];
 	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -1;
 	ssize_t n = read(fd, comm, sizeof(comm) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
-	if (strcmp(comm, SPAWN_COMM) != 0)
-		return false;
-	if (si.si_code == CLD_EXITED)
-		snprintf(how, cap, "exited with status %d", si.si_status);
-	else
-		snprintf(how, cap, "killed by signal %d (%s)", si.si_status,
-		    strsignal(si.si_status));
-	return true;
+	return strcmp(comm, SPAWN_COMM) == 0;
+}
+
+/* After EOF on the report pipe: true (with how it ended in `how`) if the
+ * child died before its exec. EOF comes both from an exec, which closes
+ * the pipe a moment before it renames the process, and from a death,
+ * which closes it a moment before the process becomes a zombie: so look
+ * until one of the two shows (renamed: it runs the tender; gone under
+ * the spawn name: it never did), at most SETTLE_MS. The zombie is only
+ * looked at (WNOWAIT), so its pid cannot be reused meanwhile. A child that
+ * cannot be told counts as started: its end is an ordinary tender exit
+ * for the caller. */
+#define SETTLE_MS 1000
+static bool
+died_before_exec(pid_t pid, char *how, size_t cap)
+{
+	int pidfd = open_pidfd(pid);
+	bool died = false;
+	for (int ms = 0; ms < SETTLE_MS; ms++) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si,
+		    WEXITED | WNOHANG | WNOWAIT) != 0)
+			break;
+		int named = bears_spawn_comm(pid);
+		if (named < 0)
+			break;
+		if (si.si_pid == pid) {
+			died = named == 1;
+			if (died && si.si_code == CLD_EXITED)
+				snprintf(how, cap, "exited with status %d",
+				    si.si_status);
+			else if (died)
+				snprintf(how, cap, "was killed by signal %d "
+				    "(%s)", si.si_status,
+				    strsignal(si.si_status));
+			break;
+		}
+		if (named == 0)
+			break;  /* renamed by its exec */
+		/* Between the two: wait for its exit, 1 ms at most. */
+		if (pidfd >= 0) {
+			struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+			(void)poll(&pf, 1, 1);
+		} else {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return died;
 }
 
 /* fork+exec following the plan; returns 0 once the exec succeeded. */
@@ -223,7 +261,8 @@ spawn_plan(const child_plan *p, pid_t *pid_out, pt_err *err)
 		return pt_fail(err, "could not start %s: fork: %s", p->argv[0],
 		    strerror(fork_errno));
 	}
-	/* EOF: the exec closed the CLOEXEC write end. Data: a failure. */
+	/* EOF: the exec closed the CLOEXEC write end (or the child died
+	 * before it: died_before_exec). Data: a failure. */
 	child_failure f;
 	ssize_t r;
 	do {
