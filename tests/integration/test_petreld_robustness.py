@@ -1,8 +1,9 @@
-"""petreld against clients that misbehave on purpose, in raw AV5 frames:
-frames sent into a dump, peers that vanish in the middle of a transfer or
-before the first reply, peers that never read, zlib bombs in a block set,
-replies too large for a frame. Each case once crashed petreld, leaked a
-device lock or stalled its event loop.
+"""petreld and petrel-console against clients that misbehave on purpose,
+in raw AV5 frames: frames sent into a dump, peers that vanish in the middle
+of a transfer or before the first reply, peers that never read or never
+speak, zlib bombs in a block set, replies too large for a frame. Each case
+once crashed petreld, leaked a device lock, held a connection slot forever
+or stalled the event loop.
 
 Under the ASan build a use-after-free or a leak shows up as a sanitizer
 report in petreld's log, which the fixtures turn into a failure.
@@ -20,8 +21,9 @@ import pytest
 
 import pthelpers as H
 from pthelpers import der_ctx, der_int, der_seq
-from test_blocks import (Raw, cmd_add_old, cmd_dump, cmd_dump_old, cmd_info,
-                         blocks, cmd_set, cmd_set_old, device, not_busy, staging_dir)
+from test_blocks import (Raw, blocks, cmd_add_old, cmd_dump, cmd_dump_old,
+                         cmd_info, cmd_set, cmd_set_old, device, not_busy,
+                         staging_dir)
 
 MiB = 1 << 20
 
