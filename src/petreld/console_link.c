@@ -8,7 +8,7 @@
  * of the add it answers.
  *
  * At a launch the answer is awaited, synchronously and bounded
- * (EXCHANGE_MS): the launch is a synchronous sequence of steps whose
+ * (--console-timeout-ms, 1 s by default): the launch is a synchronous sequence of steps whose
  * outcome the create command's reply reports, and petrel-console answers
  * at once (it opens the FIFO without blocking, then replies), so waiting
  * keeps albatross's order - the reader is there before the tender runs -
@@ -38,7 +38,6 @@
 
 #include "petreld.h"
 
-#define EXCHANGE_MS 1000
 #define REPLY_TIMEOUT_MS 5000
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 5000
@@ -186,7 +185,7 @@ send_add(pt_console_link *L, const pt_uk *uk)
 		return -1;
 	}
 	int r = send_all(L->fd, out.data, out.len,
-	    pt_now_mono_ms() + EXCHANGE_MS);
+	    pt_now_mono_ms() + L->d->o.console_timeout_ms);
 	pt_buf_free(&body);
 	pt_buf_free(&out);
 	if (r < 0) {
@@ -325,7 +324,7 @@ on_overdue(evutil_socket_t fd, short what, void *arg)
 static void
 add_and_wait(pt_console_link *L, pt_uk *uk)
 {
-	int64_t deadline = pt_now_mono_ms() + EXCHANGE_MS;
+	int64_t deadline = pt_now_mono_ms() + L->d->o.console_timeout_ms;
 	int64_t seq = send_add(L, uk);
 	if (seq < 0)
 		return;
@@ -336,7 +335,7 @@ add_and_wait(pt_console_link *L, pt_uk *uk)
 				L->unresponsive = true;
 			snprintf(why, sizeof(why), "console add for %s: %s",
 			    uk->name.text, errno == ETIMEDOUT ?
-			    "no reply within 1 s" : strerror(errno));
+			    "no reply in time" : strerror(errno));
 			link_lost(L, why);
 			return;
 		}

@@ -52,6 +52,9 @@ static const char usage_text[] =
 "  --no-console          do not tell petrel-console about unikernels\n"
 "                        (<tmpdir>/util/console.sock); by default petreld\n"
 "                        does, and reconnects whenever it comes back\n"
+"  --console-timeout-ms MS  how long a launch waits for petrel-console to\n"
+"                        confirm it reads the new console (default 1000);\n"
+"                        one that does not answer is not waited for again\n"
 "  --console-group GROUP the group petrel-console runs in, when it runs\n"
 "                        unprivileged: <tmpdir>/util and <tmpdir>/fifo\n"
 "                        (and so every console FIFO) belong to it\n"
@@ -66,6 +69,7 @@ enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
 	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP, OPT_LOGDIR,
 	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE, OPT_CONSOLE_GROUP,
+	OPT_CONSOLE_TIMEOUT,
 	OPT_WRITE_TIMEOUT,
 };
 
@@ -115,6 +119,8 @@ parse_options(int argc, char **argv, pt_opts *o)
 		{"events-ring", required_argument, NULL, OPT_EVENTS_RING},
 		{"no-console", no_argument, NULL, OPT_NO_CONSOLE},
 		{"console-group", required_argument, NULL, OPT_CONSOLE_GROUP},
+		{"console-timeout-ms", required_argument, NULL,
+		    OPT_CONSOLE_TIMEOUT},
 		{"write-timeout-ms", required_argument, NULL, OPT_WRITE_TIMEOUT},
 		{NULL, 0, NULL, 0},
 	};
@@ -178,6 +184,11 @@ parse_options(int argc, char **argv, pt_opts *o)
 			break;
 		case OPT_CONSOLE_GROUP:
 			o->console_group = optarg;
+			break;
+		case OPT_CONSOLE_TIMEOUT:
+			if (parse_num(optarg, 1, 600000, &v) < 0)
+				goto bad;
+			o->console_timeout_ms = (int64_t)v;
 			break;
 		case OPT_WRITE_TIMEOUT:
 			if (parse_num(optarg, 1, 86400000, &v) < 0)
@@ -417,6 +428,7 @@ main(int argc, char **argv)
 		.backoff_base_ms = 1000,
 		.backoff_max_ms = 60000,
 		.stable_ms = 60000,
+		.console_timeout_ms = 1000,
 		.logdir = "/var/log/petrel",
 		.events_max_bytes = 10u << 20,
 		.events_ring = 4096,

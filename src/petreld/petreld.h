@@ -65,6 +65,7 @@ typedef struct {
 	 * dropped: it holds a slot, its output and maybe a device lock. */
 	int64_t write_timeout_ms;
 	const char *console_group; /* petrel-console's group, or NULL */
+	int64_t console_timeout_ms; /* a launch waits this long for `add` */
 } pt_opts;
 
 typedef struct pt_evlog pt_evlog;

@@ -221,17 +221,33 @@ def run_client(console, *args):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def last_line(console, name):
+    """The newest line in the ring (a --count 1 subscription), or None."""
+    f = Follower(console, name, "--count", "1")
+    try:
+        first = f.next()
+        if first.get("message") != "subscribed":
+            return None
+        try:
+            return f.lines(1, timeout=0.5)[0]
+        except AssertionError:
+            return None
+    finally:
+        f.close()
+
+
 def test_history_by_count_then_live(console):
     console.add("a:web")
     console.start("a:web")
     console.write("a:web", b"".join(b"line %d\n" % i for i in range(10)))
-    wait_for(lambda: "a:web" in console.logtext() or True)
+    # The history is what reached the ring before the subscription: wait
+    # until the last line is there (a probe reading the newest line).
+    wait_for(lambda: last_line(console, "a:web") == "line 9",
+             what="all ten lines in the ring")
     f = Follower(console, "a:web", "--count", "3")
     try:
         first = f.next()
         assert first.get("message") == "subscribed", first
-        # The history can only be what was read before the subscription;
-        # wait until all ten lines reached the ring by polling the count.
         assert f.lines(3) == ["line 7", "line 8", "line 9"]
         console.write("a:web", b"live one\nlive two\n")
         assert f.lines(2) == ["live one", "live two"]
@@ -249,9 +265,11 @@ def test_history_since_time(console):
     assert f.lines(1) == ["old"]
     f.close()
     time.sleep(0.01)  # not synchronisation: makes the clock move past "old"
-    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time()))
-    frac = "%.3f" % (time.time() % 1)
-    since += frac[1:] + "Z"
+    # One reading of the clock, in whole milliseconds (two readings, or a
+    # rounded fraction, could put `since` before "old").
+    t_ms = time.time_ns() // 1000000
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t_ms // 1000))
+    since += ".%03dZ" % (t_ms % 1000)
     time.sleep(0.01)
     console.write("a:web", b"new\n")
     g = Follower(console, "a:web", "--count", "10")

@@ -254,7 +254,10 @@ def empty_success_payload():
 
 def test_console_add_reconnect_and_refusal(petreld_factory, images, tender):
     tender.need_scripted()
-    pd = petreld_factory(start=False)
+    # The fake console answers from a thread: give it all the time a
+    # loaded machine may need (the timeout itself is tested below).
+    pd = petreld_factory(start=False,
+                         extra_args=["--console-timeout-ms", "20000"])
     fake = FakeConsole(pd)
     try:
         pd.start()
@@ -312,18 +315,8 @@ def test_console_add_reconnect_and_refusal(petreld_factory, images, tender):
             names.add(name)
             fake.reply(name, seq)
         assert names == {":web", "team:db"}, names
-
-        # A petrel-console that never answers delays a create by the
-        # bound (1 s), no more, and is then treated as gone.
-        def answer_never():
-            fake.next_add()
-        t0 = time.monotonic()
-        create("slow", answer_never)
-        assert time.monotonic() - t0 < 10
-        pd.wait_tender(":slow")
-        wait_for(lambda: "no reply within 1 s" in pd.log_text(),
-                 what="the timeout in petreld's log")
-        for n in ("web", "team:db", "team:refused", "slow"):
+        # (A console that never answers: test_hung_petrel_console_*.)
+        for n in ("web", "team:db", "team:refused"):
             pd.ok("destroy", n)
     finally:
         fake.close()
@@ -372,7 +365,7 @@ def test_hung_petrel_console_costs_one_wait(petreld_factory, images, tender):
             pd.ok("create", "u%d" % i, images.path("hvt"), "--arg", "run")
         for i in range(4):
             pd.wait_tender(":u%d" % i)
-        waits = pd.log_text().count("no reply within 1 s")
+        waits = pd.log_text().count("no reply in time")
         assert waits == 1, "%d launches waited for the hung console" % waits
         for i in range(4):
             pd.ok("destroy", "u%d" % i)
