@@ -493,6 +493,7 @@ conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	pt_utf8_trim_tail(msg);  /* a cut message must still encode */
 	send_failure(c, h, msg);
 }
 
@@ -504,6 +505,7 @@ conn_refuse(pt_conn *c, const pt_header *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	pt_utf8_trim_tail(msg);  /* a cut message must still encode */
 	send_failure(c, h, msg);
 	ev_refused(c->d, &h->name, c->cmd != NULL ? c->cmd : "unknown", msg);
 }
