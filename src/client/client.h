@@ -70,6 +70,10 @@ int pt_report(int code, const char *subject, const char *fmt, ...)
  * returns -1. */
 int pt_client_name(const pt_client *c, const char *s, pt_name *out);
 int pt_client_path(const pt_client *c, const char *s, pt_name *out);
+/* The optional first positional of the listing commands (info, block,
+ * policy, log, inactive-consoles): a name, or only a path if path_only;
+ * the root ':' when absent. -1 after a usage error. */
+int pt_client_name_arg(const pt_client *c, bool path_only, pt_name *out);
 
 /* ---- requests (request.c) ---- */
 

@@ -114,9 +114,7 @@ run_inactive(pt_client *c)
 	pt_name path;
 	pt_command cmd = {.kind = PT_CMD_CONSOLE_LIST_INACTIVE};
 
-	if (c->args.npos == 0)
-		pt_name_root(&path);
-	else if (pt_client_path(c, c->args.pos[0], &path) != 0)
+	if (pt_client_name_arg(c, true, &path) != 0)
 		return PT_EXIT_USAGE;
 	return pt_request_simple(c, PT_SOCK_CONSOLE, &path, &cmd);
 }

@@ -64,9 +64,7 @@ run_log(pt_client *c)
 	pt_conn conn;
 	int rc = 0;
 
-	if (c->args.npos == 0)
-		pt_name_root(&name);
-	else if (pt_client_name(c, c->args.pos[0], &name) != 0)
+	if (pt_client_name_arg(c, false, &name) != 0)
 		return PT_EXIT_USAGE;
 	if ((rc = subscribe_arg(c, &cmd.u.log)) != 0)
 		return rc;

@@ -33,17 +33,6 @@ static const pt_cli_optspec add_opts[] = {
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
-/* Parses the path positional (default ':'). */
-static int
-path_arg(const pt_client *c, pt_name *path)
-{
-	if (c->args.npos == 0) {
-		pt_name_root(path);
-		return 0;
-	}
-	return pt_client_path(c, c->args.pos[0], path);
-}
-
 static int
 required_int(const pt_client *c, int id, const char *opt, const char *what,
     int64_t min, int64_t *out)
@@ -113,7 +102,7 @@ run_policy(pt_client *c)
 	pt_name path;
 	pt_command cmd = {.kind = PT_CMD_POLICY_INFO};
 
-	if (path_arg(c, &path) != 0)
+	if (pt_client_name_arg(c, true, &path) != 0)
 		return PT_EXIT_USAGE;
 	return pt_request_simple(c, PT_SOCK_VMMD, &path, &cmd);
 }
@@ -166,7 +155,7 @@ add_or_replace(pt_client *c, bool replace)
 	pt_arena a = {0};
 	int rc;
 
-	if (path_arg(c, &path) != 0)
+	if (pt_client_name_arg(c, true, &path) != 0)
 		return PT_EXIT_USAGE;
 	rc = policy_from_options(c, &a, &cmd.u.policy);
 	/* With --socket=- there is no daemon to ask: the request is the same
@@ -215,7 +204,7 @@ run_remove_policy(pt_client *c)
 	pt_name path;
 	pt_command cmd = {.kind = PT_CMD_POLICY_REMOVE};
 
-	if (path_arg(c, &path) != 0)
+	if (pt_client_name_arg(c, true, &path) != 0)
 		return PT_EXIT_USAGE;
 	return pt_request_simple(c, PT_SOCK_VMMD, &path, &cmd);
 }

@@ -430,9 +430,7 @@ run_info(pt_client *c)
 	pt_name name;
 	pt_command cmd = {.kind = PT_CMD_UK_INFO};
 
-	if (c->args.npos == 0)
-		pt_name_root(&name);
-	else if (pt_client_name(c, c->args.pos[0], &name) != 0)
+	if (pt_client_name_arg(c, false, &name) != 0)
 		return PT_EXIT_USAGE;
 	return pt_request_simple(c, PT_SOCK_VMMD, &name, &cmd);
 }

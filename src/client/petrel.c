@@ -113,6 +113,17 @@ pt_client_path(const pt_client *c, const char *s, pt_name *out)
 	return 0;
 }
 
+int
+pt_client_name_arg(const pt_client *c, bool path_only, pt_name *out)
+{
+	if (c->args.npos == 0) {
+		pt_name_root(out);
+		return 0;
+	}
+	return path_only ? pt_client_path(c, c->args.pos[0], out) :
+	    pt_client_name(c, c->args.pos[0], out);
+}
+
 /* ---- help ---- */
 
 /* Prints text from column `indent`, wrapped before column 79. */
