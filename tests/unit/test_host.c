@@ -32,48 +32,11 @@
 #include "fsutil.h"
 #include "hostinfo.h"
 #include "image.h"
+#include "tmpdir_testlib.h"
 #include "tap.h"
 #include "tender.h"
 
 /* ---- helpers ------------------------------------------------------- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/pt-host-XXXXXX");
-	if (dir == NULL || mkdtemp(dir) == NULL) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-	chmod(dir, 0700);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
-
-static void
-path_in(char *out, size_t cap, const char *dir, const char *name)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, name);
-	assert_true(n > 0 && (size_t)n < cap);
-}
 
 static void
 put_file(const char *path, const char *text, mode_t mode)
@@ -83,32 +46,6 @@ put_file(const char *path, const char *text, mode_t mode)
 	assert_int_equal(pt_write_all(fd, text, strlen(text)), 0);
 	assert_int_equal(fchmod(fd, mode), 0);
 	assert_int_equal(close(fd), 0);
-}
-
-/* Reads a whole small file as a NUL-terminated heap string. */
-static char *
-slurp(const char *path)
-{
-	uint8_t *data;
-	size_t n;
-	pt_err e;
-	if (pt_read_file(path, 1 << 20, &data, &n, &e) != 0)
-		fail_msg("%s", e.msg);
-	return (char *)data;
-}
-
-/* Number of entries in dir whose name contains `part`. */
-static int
-count_named(const char *dir, const char *part)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	for (struct dirent *de; (de = readdir(d)) != NULL;)
-		if (strstr(de->d_name, part) != NULL)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int64_t

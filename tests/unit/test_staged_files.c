@@ -21,67 +21,7 @@
 
 #include "fsutil.h"
 #include "image.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/pt-staged-XXXXXX");
-	if (dir == NULL || mkdtemp(dir) == NULL) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
-
-static void
-path_in(char *out, size_t cap, const char *dir, const char *name)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, name);
-	assert_true(n > 0 && (size_t)n < cap);
-}
-
-/* The whole file as a string (test files are small text). */
-static char *
-slurp(const char *path)
-{
-	uint8_t *data;
-	size_t n;
-	pt_err e;
-	assert_int_equal(pt_read_file(path, 1 << 20, &data, &n, &e), 0);
-	return (char *)data;
-}
-
-static int
-count_named(const char *dir, const char *part)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	for (struct dirent *de; (de = readdir(d)) != NULL;)
-		if (strstr(de->d_name, part) != NULL)
-			n++;
-	closedir(d);
-	return n;
-}
+#include "tmpdir_testlib.h"
 
 static ino_t
 inode_of(const char *path)
