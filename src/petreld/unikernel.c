@@ -147,6 +147,30 @@ tender_target(uint32_t target)
 	}
 }
 
+/* None of the unikernel's block devices is being set or dumped. Checked
+ * when a create is prepared and again at the launch: a force-create or
+ * restart waits for the old process in between, and a transfer may start
+ * meanwhile. (Once launched, the devices are in use and transfers are
+ * refused.) */
+static int
+blocks_not_busy(const pt_name *name, const pt_ukconfig *cfg, pt_err *err)
+{
+	pt_name path;
+	pt_name_path(name, &path);
+	for (size_t i = 0; i < cfg->nblocks; i++) {
+		pt_text dev = ukcfg_device(&cfg->blocks[i]);
+		pt_name bname;
+		if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+		    err) < 0)
+			return -1;
+		if (block_busy(&bname))
+			return pt_fail(err, "block device %s is being "
+			    "transferred (set or dump in progress)",
+			    bname.text);
+	}
+	return 0;
+}
+
 static int
 check_resources(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
     const pt_name *replacing, pt_err *err)
@@ -161,19 +185,8 @@ check_resources(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	pt_arena_free(&a);
 	if (r < 0)
 		return -1;
-	pt_name path;
-	pt_name_path(name, &path);
-	for (size_t i = 0; i < cfg->nblocks; i++) {
-		pt_text dev = ukcfg_device(&cfg->blocks[i]);
-		pt_name bname;
-		if (pt_name_with_label(&path, dev.s, dev.len, &bname,
-		    err) < 0)
-			return -1;
-		if (block_busy(&bname))
-			return pt_fail(err, "block device %s is being "
-			    "transferred (set or dump in progress)",
-			    bname.text);
-	}
+	if (blocks_not_busy(name, cfg, err) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->nnets; i++) {
 		pt_text br = ukcfg_bridge(&cfg->nets[i]);
 		int e = pt_bridge_exists(br.s, err);
@@ -418,6 +431,8 @@ launch_files(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, char *img,
 static int
 launch_resources(pt_daemon *d, pt_uk *uk, pt_err *err)
 {
+	if (blocks_not_busy(&uk->name, &uk->cfg, err) < 0)
+		return -1;
 	pt_arena a = {0};
 	pt_uk_res u;
 	int r = -1;

@@ -1053,3 +1053,55 @@ def test_rescan_at_start(petreld_factory):
     assert blocks(pd) == {":good": (2, False), "team:other": (1, False),
                           ":new": (3, False)}
     assert content(pd, ":good") == b"g" * (2 * MiB)
+
+
+def test_force_create_refuses_a_device_being_transferred(petreld_factory,
+                                                         images, tender):
+    """A force-create is checked, then waits for the old unikernel to go.
+    A dump of a device only the new configuration uses, started in that
+    wait, must not end up read while the new tender writes it: the launch
+    checks again, fails, and the old unikernel comes back."""
+    tender.need_scripted()
+    pd = petreld_factory(grace_ms=60000)
+    pd.ok("create-block", "disk2", "64")
+    pd.ok("create", "web", images.path("hvt"), "--arg", "run")
+    pid, _ = pd.wait_tender(":web")
+    os.kill(pid, signal.SIGSTOP)
+    H.wait_for(lambda: (H.proc_stat(pid) or ("?",))[0] == "T", 10,
+               what="the old tender to stop")
+    force = subprocess.Popen(
+        [str(PETREL_BIN), "--tmpdir", pd.tmpdir, "--json", "create", "-f",
+         "web", images.path("hvt", blocks=["storage"]), "--block",
+         "storage:disk2", "--arg", "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dump = Raw(pd, ":disk2")
+    try:
+        def sigterm_pending():
+            st = H.proc_status(pid) or {}
+            bit = 1 << (signal.SIGTERM - 1)
+            return (int(st.get("ShdPnd", "0"), 16) |
+                    int(st.get("SigPnd", "0"), 16)) & bit
+        H.wait_for(sigterm_pending, 10, what="the force-create to stop :web")
+        # The dump starts while the force-create waits; 64 MB do not fit
+        # the socket, so it stays in progress while nothing is read.
+        dump.command(cmd_dump(0))
+        assert dump.reply().tag == 0xAA
+        os.kill(pid, signal.SIGCONT)
+        out, err = force.communicate(timeout=60)
+    finally:
+        if force.poll() is None:
+            os.kill(pid, signal.SIGCONT)
+            force.kill()
+            force.communicate()
+        dump.close()
+    assert force.returncode == 1, (out, err)
+    msg = json.loads(out)["message"]
+    assert "disk2 is being transferred" in msg, msg
+    # The old one was restarted (rollback), without the device.
+    new, argv = pd.wait_tender(":web")
+    assert new != pid and not any(a.startswith("--block") for a in argv)
+    pd.ok("destroy", "web")
+    # The dump's connection is gone: the device is free again (polled,
+    # the close is asynchronous; dump-old would refuse a 64 MB device).
+    H.wait_for(lambda: pd.petrel("destroy-block", "disk2").rc == 0, 10,
+               what=":disk2 to be free and removed")
