@@ -286,7 +286,7 @@ delete_tap(struct nl_sock *sk, const char *name, pt_err *err)
  * RTM_SETLINK. */
 static int
 attach_tap(struct nl_sock *sk, const char *tap, int bridge_index,
-    const char *bridge, pt_err *err)
+    const char *bridge, const char *owner, pt_err *err)
 {
 	struct rtnl_link *link;
 	int found = link_lookup(sk, tap, &link, err);
@@ -301,6 +301,8 @@ attach_tap(struct nl_sock *sk, const char *tap, int bridge_index,
 	}
 	rtnl_link_set_master(change, bridge_index);
 	rtnl_link_set_flags(change, IFF_UP);
+	if (owner != NULL)
+		rtnl_link_set_ifalias(change, owner);
 	int rc = rtnl_link_change(sk, link, change, 0);
 	rtnl_link_put(change);
 	rtnl_link_put(link);
@@ -369,7 +371,8 @@ create_lowest_free(struct nl_sock *sk, char name[IFNAMSIZ], pt_err *err)
 }
 
 int
-pt_tap_create(const char *bridge, char name[IFNAMSIZ], pt_err *err)
+pt_tap_create(const char *bridge, const char *owner, char name[IFNAMSIZ],
+    pt_err *err)
 {
 	name[0] = '\0';
 	if (!valid_ifname(bridge))
@@ -384,7 +387,7 @@ pt_tap_create(const char *bridge, char name[IFNAMSIZ], pt_err *err)
 		name[0] = '\0';
 		return -1;
 	}
-	if (attach_tap(sk, name, index, bridge, err) != 0) {
+	if (attach_tap(sk, name, index, bridge, owner, err) != 0) {
 		pt_err cleanup;
 		if (delete_tap(sk, name, &cleanup) != 0 && err != NULL) {
 			pt_err first = *err;
@@ -458,4 +461,36 @@ pt_bridges_list(char ***names, size_t *n, pt_err *err)
 	*names = v;
 	*n = k;
 	return 0;
+}
+
+int
+pt_tap_remove_orphans(const char *owner, size_t *removed, pt_err *err)
+{
+	*removed = 0;
+	struct nl_sock *sk;
+	if (nl_open(&sk, err) != 0)
+		return -1;
+	struct nl_cache *cache;
+	int rc = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (rc < 0) {
+		nl_socket_free(sk);
+		return pt_fail(err, "list interfaces: %s", nl_geterror(rc));
+	}
+	int result = 0;
+	for (struct nl_object *o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		struct rtnl_link *link = (struct rtnl_link *)o;
+		const char *name = rtnl_link_get_name(link);
+		const char *alias = rtnl_link_get_ifalias(link);
+		if (name == NULL || alias == NULL || !link_is(link, "tun") ||
+		    strcmp(alias, owner) != 0)
+			continue;
+		if (delete_tap(sk, name, err) < 0)
+			result = -1;
+		else
+			(*removed)++;
+	}
+	nl_cache_free(cache);
+	nl_socket_free(sk);
+	return result;
 }

@@ -14,9 +14,15 @@
 #define PT_TAP_PREFIX "vmmtap"
 
 /* Creates a persistent tap named with the lowest free PT_TAP_PREFIX<N>,
- * enslaves it to `bridge` and sets it up. On failure nothing is left
- * behind. */
-int pt_tap_create(const char *bridge, char name[IFNAMSIZ], pt_err *err);
+ * enslaves it to `bridge` and sets it up. `owner` (may be NULL) becomes
+ * the tap's alias, so that the taps of one daemon can be found again after
+ * it crashed (pt_tap_remove_orphans). On failure nothing is left behind. */
+int pt_tap_create(const char *bridge, const char *owner, char name[IFNAMSIZ],
+    pt_err *err);
+/* Deletes every tap whose alias is `owner`: at the start of a daemon,
+ * those left by an earlier instance of it that crashed (its tenders died
+ * with it). *removed counts them. */
+int pt_tap_remove_orphans(const char *owner, size_t *removed, pt_err *err);
 /* Deletes the tap (no error if it is already gone). */
 int pt_tap_destroy(const char *name, pt_err *err);
 /* 1 if an interface `name` exists and is a bridge, 0 if not, -1 on error. */

@@ -78,7 +78,7 @@ child_fail(int report_fd, int stage)
 
 /* Runs in the child: async-signal-safe calls only. */
 static void __attribute__((noreturn))
-child_run(const child_plan *p, int report_fd)
+child_run(const child_plan *p, int report_fd, pid_t parent)
 {
 	/* The parent blocked every signal around fork(), so none of its
 	 * handlers can run here; restore defaults first, then unblock. */
@@ -93,6 +93,13 @@ child_run(const child_plan *p, int report_fd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A tender dies with the daemon that started it: a daemon started
+	 * again after a crash would otherwise start a second copy of each
+	 * unikernel next to the first, both writing the same block devices.
+	 * (If the daemon already died since fork, nobody waits for us.) */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(127);
 
 	/* Its own session and process group: terminal signals aimed at the
 	 * daemon do not reach it, and the whole group can be killed. */
@@ -250,9 +257,10 @@ spawn_plan(const child_plan *p, pid_t *pid_out, pt_err *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		child_run(p, rep[1]);
+		child_run(p, rep[1], parent);
 	int fork_errno = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(rep[1]);

@@ -268,6 +268,12 @@ setup_dirs(pt_daemon *d, pt_err *err)
 	    join(d->state_path, sizeof(d->state_path), d->o.dbdir, "state",
 	    err) < 0)
 		return -1;
+	/* Our taps carry this alias: after a crash, the next start finds
+	 * and removes them (tap.h). One per run dir, as there is one daemon
+	 * per run dir. */
+	if ((size_t)snprintf(d->tap_owner, sizeof(d->tap_owner), "petrel:%s",
+	    d->o.tmpdir) >= sizeof(d->tap_owner))
+		return pt_fail(err, "--tmpdir too long");
 	if (pt_mkdirs(util, 0755, err) < 0 ||
 	    pt_mkdirs(d->fifo_dir, 0755, err) < 0 ||
 	    pt_mkdirs(d->o.dbdir, 0700, err) < 0 ||
@@ -285,6 +291,14 @@ setup_resources(pt_daemon *d, pt_err *err)
 	d->res = pt_res_new();
 	if (d->res == NULL)
 		return pt_fail(err, "out of memory");
+	/* Taps left by a petreld of this run dir that crashed: their tenders
+	 * died with it (PR_SET_PDEATHSIG), nothing uses them any more. */
+	size_t orphans = 0;
+	if (pt_tap_remove_orphans(d->tap_owner, &orphans, err) < 0)
+		log_warn("removing taps left by a crash: %s", err->msg);
+	else if (orphans > 0)
+		log_warn("removed %zu taps left by an earlier petreld that "
+		    "did not stop cleanly", orphans);
 	if (pt_host_root_policy(d->block_dir, &d->host_root, err) < 0)
 		return pt_fail_prefix(err, "discovering the host's resources");
 	int64_t existing_mb = 0;

@@ -80,6 +80,7 @@ struct pt_daemon {
 	char block_dir[PATH_MAX];
 	char image_dir[PATH_MAX];  /* <dbdir>/images: the stored images */
 	char state_path[PATH_MAX];
+	char tap_owner[PATH_MAX + 8]; /* "petrel:<tmpdir>", the taps' alias */
 
 	pt_res *res;
 	pt_policy *host_root;      /* the host's resources */

@@ -456,7 +456,7 @@ launch_taps(pt_uk *uk, pt_err *err)
 		return pt_fail(err, "out of memory");
 	for (size_t i = 0; i < uk->cfg.nnets; i++) {
 		pt_text br = ukcfg_bridge(&uk->cfg.nets[i]);
-		if (pt_tap_create(br.s, uk->taps[i], err) < 0)
+		if (pt_tap_create(br.s, uk->d->tap_owner, uk->taps[i], err) < 0)
 			return pt_fail_prefix(err, "tap for %s on bridge %s",
 			    uk->cfg.nets[i].name.s, br.s);
 		uk->ntaps++;

@@ -458,3 +458,27 @@ def test_unikernel_waits_for_a_missing_bridge(petreld, images, tender):
     pid, _ = pd.wait_tender(":web")
     assert pd.ns.link("vmmtap0")["master"] == "br1"
     pd.ok("destroy", "web")
+
+
+def test_crash_leaves_no_tender_and_no_tap(petreld, images, tender):
+    """petreld killed outright: its tenders die with it (no second copy
+    next to the one the restart starts, both writing the same devices),
+    and the restart removes the taps they left."""
+    tender.need_scripted()
+    pd = petreld
+    pd.ok("create", "web", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", "--arg", "run")
+    pid, _ = pd.wait_tender(":web")
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert pd.stop(signal.SIGKILL) == -signal.SIGKILL
+    H.wait_for(lambda: not H.pid_alive(pid), 10,
+               what="the tender to die with petreld")
+    # A persistent tap outlives its process: still there, orphaned.
+    assert pd.ns.taps() == ["vmmtap0"]
+    pd.start()
+    new, argv = pd.wait_tender(":web")
+    assert new != pid
+    assert "--net:service=vmmtap0" in argv
+    assert pd.ns.taps() == ["vmmtap0"]
+    assert "removed 1 taps left by an earlier petreld" in pd.log_text()
+    pd.ok("destroy", "web")

@@ -847,9 +847,9 @@ tap_checks_in_netns(void)
 	CHECK(pt_link_exists("nope") == 0);
 
 	char t0[IFNAMSIZ], t1[IFNAMSIZ], t2[IFNAMSIZ];
-	CHECK(pt_tap_create("br0", t0, &e) == 0);
+	CHECK(pt_tap_create("br0", "petrel:test", t0, &e) == 0);
 	CHECK(strcmp(t0, "vmmtap0") == 0);
-	CHECK(pt_tap_create("br1", t1, &e) == 0);
+	CHECK(pt_tap_create("br1", "petrel:test", t1, &e) == 0);
 	CHECK(strcmp(t1, "vmmtap1") == 0);
 	check_tap(sk, "vmmtap0", "br0");
 	check_tap(sk, "vmmtap1", "br1");
@@ -863,13 +863,13 @@ tap_checks_in_netns(void)
 	CHECK(pt_tap_destroy("vmmtap0", &e) == 0);
 	CHECK(pt_link_exists("vmmtap0") == 0);
 	CHECK(pt_tap_destroy("vmmtap0", &e) == 0); /* already gone: fine */
-	CHECK(pt_tap_create("br1", t2, &e) == 0);
+	CHECK(pt_tap_create("br1", "petrel:test", t2, &e) == 0);
 	CHECK(strcmp(t2, "vmmtap0") == 0);
 	check_tap(sk, "vmmtap0", "br1");
 
 	/* A foreign interface with a tap-like name is skipped. */
 	CHECK(add_bridge(sk, "vmmtap2") == 0);
-	CHECK(pt_tap_create("br0", t2, &e) == 0);
+	CHECK(pt_tap_create("br0", "petrel:test", t2, &e) == 0);
 	CHECK(strcmp(t2, "vmmtap3") == 0);
 	/* ... and never deleted as a tap. */
 	CHECK(pt_tap_destroy("vmmtap2", &e) == -1);
@@ -877,13 +877,26 @@ tap_checks_in_netns(void)
 	CHECK(pt_link_exists("vmmtap2") == 1);
 
 	/* Bad bridges: an error, and no tap left behind. */
-	CHECK(pt_tap_create("missing", t2, &e) == -1);
+	CHECK(pt_tap_create("missing", "petrel:test", t2, &e) == -1);
 	CHECK(strstr(e.msg, "missing") != NULL);
 	CHECK(strstr(e.msg, "does not exist") != NULL);
-	CHECK(pt_tap_create("lo", t2, &e) == -1);
+	CHECK(pt_tap_create("lo", "petrel:test", t2, &e) == -1);
 	CHECK(strstr(e.msg, "not a bridge") != NULL);
-	CHECK(pt_tap_create("a/b", t2, &e) == -1);
+	CHECK(pt_tap_create("a/b", "petrel:test", t2, &e) == -1);
 	CHECK(pt_link_exists("vmmtap4") == 0);
+
+	/* Orphans: only the taps whose alias is the owner go. (Now: vmmtap0,
+	 * vmmtap1, vmmtap3 of "petrel:test"; one more of another owner.) */
+	char t3[IFNAMSIZ];
+	CHECK(pt_tap_create("br0", "petrel:other", t3, &e) == 0);
+	size_t removed = 0;
+	CHECK(pt_tap_remove_orphans("petrel:test", &removed, &e) == 0);
+	CHECK(removed == 3);
+	CHECK(pt_link_exists("vmmtap0") == 0 && pt_link_exists("vmmtap1") == 0 &&
+	    pt_link_exists("vmmtap3") == 0);
+	CHECK(pt_link_exists(t3) == 1);
+	CHECK(pt_link_exists("vmmtap2") == 1); /* the bridge: not a tap */
+	CHECK(pt_tap_destroy(t3, &e) == 0);
 
 	/* The root policy offers the namespace's bridges. */
 	pt_policy *p;
