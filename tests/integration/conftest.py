@@ -328,8 +328,10 @@ class Petreld:
             if self.proc.poll() is not None:
                 raise AssertionError("petreld exited with %s while starting:\n%s"
                                      % (self.proc.returncode, self.log_text(tail=4000)))
-            return can_connect(self.sock)
-        H.wait_for(ready, timeout, what="petreld's socket %s" % self.sock)
+            # A connect succeeds as soon as the socket is bound, before
+            # petreld has read its state; an answered request comes after.
+            return can_connect(self.sock) and self.petrel("policy").rc == 0
+        H.wait_for(ready, timeout, what="petreld to answer on %s" % self.sock)
 
     @property
     def pid(self):
