@@ -289,6 +289,28 @@ log_command(const pt_wire *w)
 	pt_buf_free(&b);
 }
 
+/* Does the command check bridges against the root policy? Only then are
+ * the host's bridges re-read (a netlink dump, not free on every create). */
+static bool
+names_bridges(pt_daemon *d, const pt_header *h, const pt_command *cmd)
+{
+	switch (cmd->kind) {
+	case PT_CMD_POLICY_ADD:
+		return cmd->u.policy.nbridges > 0;
+	case PT_CMD_UK_CREATE:
+	case PT_CMD_UK_FORCE_CREATE:
+		return cmd->u.config.nnets > 0;
+	case PT_CMD_UK_RESTART: {
+		if (cmd->u.restart.has_args)
+			return cmd->u.restart.args.nnets > 0;
+		const pt_uk *uk = uk_find(d, &h->name);
+		return uk != NULL && uk->cfg.nnets > 0;
+	}
+	default:
+		return false;
+	}
+}
+
 void
 vmm_dispatch(pt_conn *c, const pt_wire *w)
 {
@@ -302,16 +324,8 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 		conn_finish(c, false);
 		return;
 	}
-	switch (cmd->kind) {
-	case PT_CMD_POLICY_ADD:
-	case PT_CMD_UK_CREATE:
-	case PT_CMD_UK_FORCE_CREATE:
-	case PT_CMD_UK_RESTART:
+	if (names_bridges(c->d, h, cmd))
 		host_refresh_bridges(c->d);
-		break;
-	default:
-		break;
-	}
 	switch (cmd->kind) {
 	case PT_CMD_POLICY_INFO:
 		policy_info(c, h);
