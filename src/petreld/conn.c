@@ -459,6 +459,12 @@ conn_append_wire(pt_conn *c, const pt_wire *w)
 }
 
 void
+conn_send_wire(pt_conn *c, const pt_wire *w)
+{
+	conn_append_wire(c, w);
+}
+
+void
 conn_reply(pt_conn *c, const pt_header *h, const pt_success *s)
 {
 	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_SUCCESS};

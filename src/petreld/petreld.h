@@ -70,6 +70,7 @@ typedef struct {
 
 typedef struct pt_evlog pt_evlog;
 typedef struct pt_console_link pt_console_link;
+typedef struct pt_stats_link pt_stats_link;
 
 struct pt_daemon {
 	pt_opts o;
@@ -97,6 +98,7 @@ struct pt_daemon {
 
 	pt_evlog *evlog;           /* events.c */
 	pt_console_link *console;  /* console_link.c; NULL: disabled */
+	pt_stats_link *stats;      /* stats_link.c; NULL: no petrel-stats */
 
 	struct event *sig_ev[3];   /* SIGTERM, SIGINT, SIGCHLD */
 	bool shutting_down;
@@ -162,6 +164,8 @@ void conn_reply_failure(pt_conn *c, const pt_header *h, const char *fmt, ...)
  * after the connection's current command (c->cmd). */
 void conn_refuse(pt_conn *c, const pt_header *h, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends any message as it is (a command on the stats link). */
+void conn_send_wire(pt_conn *c, const pt_wire *w);
 /* Sends a data message (block dump). */
 void conn_send_data(pt_conn *c, const pt_header *h, const pt_data *dt);
 /* After the reply: close once flushed, or read the next command. */
@@ -382,6 +386,14 @@ void console_link_stop(pt_daemon *d);
 /* `console add n` for a unikernel about to be exec'd (its FIFO exists).
  * Never fails the launch: petreld runs without petrel-console. */
 void console_link_add(pt_daemon *d, pt_uk *uk);
+
+/* ---- stats_link.c: petreld's side of petrel-stats (§8.3) ---- */
+
+/* `stats initial` from petrel-stats: this connection becomes the link. */
+void stats_link_initial(pt_conn *c, const pt_header *h);
+/* `stats add` after a launch / `stats remove` after an exit, if linked. */
+void stats_link_add(pt_daemon *d, const pt_uk *uk);
+void stats_link_remove(pt_daemon *d, const pt_uk *uk);
 
 /* ---- console_drain.c: reading FIFOs nobody else reads ---- */
 

@@ -673,6 +673,7 @@ uk_launch(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, pt_err *err)
 	log_info("%s: started (pid %d, %s)", uk->name.text, (int)uk->pid,
 	    p->tender);
 	record_launch(d, uk);
+	stats_link_add(d, uk);
 	return 0;
 }
 
@@ -854,6 +855,7 @@ handle_exit(pt_daemon *d, pt_uk *uk, int status)
 	else
 		log_info("%s: exited with %d", uk->name.text, code);
 	record_exit(d, uk, status);
+	stats_link_remove(d, uk);
 	uk_release_runtime(d, uk);
 	if (uk->on_gone != NULL) {
 		pt_uk_gone_fn fn = uk->on_gone;

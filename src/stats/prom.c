@@ -1,0 +1,130 @@
+/*
+ * The Prometheus endpoint: GET /metrics on [ADDR:]PORT (loopback unless
+ * an address is given), served by libevent's evhttp, rendered from the
+ * last round (metrics.h, text exposition format 0.0.4).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "statsd.h"
+
+struct st_prom {
+	struct evhttp *http;
+};
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	st_daemon *d = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evhttp_uri *u = evhttp_uri_parse(uri);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	bool metrics = path != NULL && strcmp(path, "/metrics") == 0;
+	if (u != NULL)
+		evhttp_uri_free(u);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (!metrics) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is here");
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_send_error(req, 405, "GET only");
+		return;
+	}
+	pt_sm_round r;
+	pt_buf text = {0};
+	if (st_round_view(d, &r) < 0 || pt_render_prometheus(&r, &text) < 0) {
+		st_round_free(&r);
+		pt_buf_free(&text);
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	st_round_free(&r);
+	struct evbuffer *body = evbuffer_new();
+	if (body == NULL || evbuffer_add(body, text.data, text.len) < 0) {
+		if (body != NULL)
+			evbuffer_free(body);
+		pt_buf_free(&text);
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	pt_buf_free(&text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+/* "[ADDR:]PORT", ADDR possibly "[v6]". */
+static int
+parse_listen(const char *spec, char *addr, size_t cap, unsigned *port,
+    pt_err *err)
+{
+	const char *colon = strrchr(spec, ':');
+	const char *p = colon != NULL ? colon + 1 : spec;
+	char *end;
+	long v = strtol(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return pt_fail(err, "--prometheus %s: expected [ADDR:]PORT",
+		    spec);
+	*port = (unsigned)v;
+	if (colon == NULL) {
+		snprintf(addr, cap, "127.0.0.1");
+		return 0;
+	}
+	size_t n = (size_t)(colon - spec);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+		spec++;
+		n -= 2;
+	}
+	if (n == 0 || n >= cap)
+		return pt_fail(err, "--prometheus %s: bad address", spec);
+	memcpy(addr, spec, n);
+	addr[n] = '\0';
+	return 0;
+}
+
+int
+st_prom_start(st_daemon *d, const char *spec, pt_err *err)
+{
+	char addr[128];
+	unsigned port;
+	if (parse_listen(spec, addr, sizeof(addr), &port, err) < 0)
+		return -1;
+	st_prom *P = calloc(1, sizeof(*P));
+	if (P == NULL)
+		return pt_fail(err, "out of memory");
+	P->http = evhttp_new(d->base);
+	if (P->http == NULL) {
+		free(P);
+		return pt_fail(err, "out of memory");
+	}
+	evhttp_set_allowed_methods(P->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(P->http, 16 * 1024);
+	evhttp_set_max_body_size(P->http, 1024);
+	evhttp_set_timeout(P->http, 30);
+	evhttp_set_gencb(P->http, on_request, d);
+	if (evhttp_bind_socket(P->http, addr, (ev_uint16_t)port) < 0) {
+		evhttp_free(P->http);
+		free(P);
+		return pt_fail(err, "--prometheus: cannot listen on %s port %u",
+		    addr, port);
+	}
+	d->prom = P;
+	st_log(d, 0, "Prometheus metrics on http://%s:%u/metrics", addr, port);
+	return 0;
+}
+
+void
+st_prom_stop(st_daemon *d)
+{
+	if (d->prom == NULL)
+		return;
+	evhttp_free(d->prom->http);
+	free(d->prom);
+	d->prom = NULL;
+}
