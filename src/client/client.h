@@ -56,6 +56,7 @@ extern const pt_client_cmd pt_cmd_create_block, pt_cmd_destroy_block,
     pt_cmd_block, pt_cmd_set_block, pt_cmd_dump_block;
 extern const pt_client_cmd pt_cmd_console, pt_cmd_inactive_consoles;
 extern const pt_client_cmd pt_cmd_log;
+extern const pt_client_cmd pt_cmd_stats;
 
 /* ---- errors (stderr) ---- */
 
@@ -77,7 +78,7 @@ int pt_client_name_arg(const pt_client *c, bool path_only, pt_name *out);
 
 /* ---- requests (request.c) ---- */
 
-typedef enum { PT_SOCK_VMMD, PT_SOCK_CONSOLE } pt_sock_kind;
+typedef enum { PT_SOCK_VMMD, PT_SOCK_CONSOLE, PT_SOCK_STATS } pt_sock_kind;
 
 /* Encodes `cmd` for `name` (sequence 0). With --socket=- prints the hex and
  * returns 1. Otherwise connects, sends it (printed on stderr with -v) and

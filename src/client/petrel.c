@@ -43,6 +43,7 @@ static const pt_client_cmd *const commands[] = {
 	&pt_cmd_set_block, &pt_cmd_dump_block,
 	&pt_cmd_console, &pt_cmd_inactive_consoles,
 	&pt_cmd_log,
+	&pt_cmd_stats,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -19,7 +19,8 @@ socket_path(const pt_client *c, pt_sock_kind sock, char *buf, size_t cap)
 	if (c->socket != NULL)
 		return c->socket;
 	snprintf(buf, cap, "%s/util/%s", c->tmpdir,
-	    sock == PT_SOCK_CONSOLE ? "console.sock" : "vmmd.sock");
+	    sock == PT_SOCK_CONSOLE ? "console.sock" :
+	    sock == PT_SOCK_STATS ? "stat.sock" : "vmmd.sock");
 	return buf;
 }
 

@@ -3,8 +3,13 @@
  * an address is given), served by libevent's evhttp, rendered from the
  * last round (metrics.h, text exposition format 0.0.4).
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -88,6 +93,46 @@ parse_listen(const char *spec, char *addr, size_t cap, unsigned *port,
 	return 0;
 }
 
+/* A listening socket on a numeric address. Bound here rather than by
+ * evhttp_bind_socket, whose getaddrinfo (AI_ADDRCONFIG) finds no address
+ * family in a namespace that has nothing but loopback. */
+static int
+listen_on(const char *addr, unsigned port, pt_err *err)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t len;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*v6);
+	} else {
+		return pt_fail(err, "--prometheus: %s is no IPv4 or IPv6 "
+		    "address", addr);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return pt_fail(err, "--prometheus: socket: %s",
+		    strerror(errno));
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		return pt_fail(err, "--prometheus: cannot listen on %s port "
+		    "%u: %s", addr, port, strerror(e));
+	}
+	return fd;
+}
+
 int
 st_prom_start(st_daemon *d, const char *spec, pt_err *err)
 {
@@ -108,11 +153,15 @@ st_prom_start(st_daemon *d, const char *spec, pt_err *err)
 	evhttp_set_max_body_size(P->http, 1024);
 	evhttp_set_timeout(P->http, 30);
 	evhttp_set_gencb(P->http, on_request, d);
-	if (evhttp_bind_socket(P->http, addr, (ev_uint16_t)port) < 0) {
+	int fd = listen_on(addr, port, err);
+	if (fd < 0 || evhttp_accept_socket_with_handle(P->http, fd) == NULL) {
+		if (fd >= 0) {
+			close(fd);
+			pt_fail(err, "--prometheus: out of memory");
+		}
 		evhttp_free(P->http);
 		free(P);
-		return pt_fail(err, "--prometheus: cannot listen on %s port %u",
-		    addr, port);
+		return -1;
 	}
 	d->prom = P;
 	st_log(d, 0, "Prometheus metrics on http://%s:%u/metrics", addr, port);
