@@ -16,29 +16,26 @@
 /* /proc/<pid>/status is about 1.5 KiB. */
 #define PROC_FILE_MAX 8192
 
-/* The whole file (bounded) into buf; its length, or -1. */
+/* The whole file (bounded) into buf, re-read from offset 0; its length,
+ * or -1 (ESRCH once the process is gone). */
 static ssize_t
-read_at(int dirfd, const char *name, char *buf, size_t cap)
+read_at(int fd, char *buf, size_t cap)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		errno = EACCES;
 		return -1;
+	}
 	size_t n = 0;
 	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
+		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
+		if (r < 0)
 			return -1;
-		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
 	return (ssize_t)n;
 }
 
@@ -51,7 +48,7 @@ read_proc(st_daemon *d, st_uk *u)
 	pt_procinfo p;
 	memset(&p, 0, sizeof(p));
 	pt_err err = {{0}};
-	ssize_t n = read_at(u->procfd, "stat", buf, sizeof(buf));
+	ssize_t n = read_at(u->statfd, buf, sizeof(buf));
 	if (n < 0 || pt_proc_parse_stat(buf, (size_t)n, &p, &err) < 0) {
 		if (u->m.ok)
 			st_log(d, 0, "%s: cannot read pid %lld: %s",
@@ -60,12 +57,12 @@ read_proc(st_daemon *d, st_uk *u)
 		u->m.ok = false;
 		return;
 	}
-	n = read_at(u->procfd, "status", buf, sizeof(buf));
+	n = read_at(u->statusfd, buf, sizeof(buf));
 	if (n < 0 || pt_proc_parse_status(buf, (size_t)n, &p, &err) < 0) {
 		u->m.ok = false;
 		return;
 	}
-	n = read_at(u->procfd, "io", buf, sizeof(buf));
+	n = read_at(u->iofd, buf, sizeof(buf));
 	if (n < 0 || pt_proc_parse_io(buf, (size_t)n, &p, &err) < 0) {
 		if (!warned_io)
 			st_log(d, 0, "%s: /proc/%lld/io: %s (block counters "
@@ -177,6 +174,7 @@ st_gather_round(st_daemon *d)
 		}
 		qsort(ix, nlinks, sizeof(*ix), cmp_index);
 	}
+	double t1 = cpu_now();
 	for (st_uk *u = d->uks; u != NULL; u = u->next) {
 		read_proc(d, u);
 		if (ix != NULL)
@@ -187,7 +185,10 @@ st_gather_round(st_daemon *d)
 	free(ix);
 	free(links);
 	d->rounds++;
-	d->round_seconds = cpu_now() - t0;
+	double t2 = cpu_now();
+	d->round_seconds = t2 - t0;
+	st_log(d, 3, "round %llu: link dump %.2f ms, processes %.2f ms CPU",
+	    (unsigned long long)d->rounds, (t1 - t0) * 1e3, (t2 - t1) * 1e3);
 	for (st_uk *u = d->uks; u != NULL; u = u->next)
 		if (u->m.ok)
 			st_subs_publish(d, u);

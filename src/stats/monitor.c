@@ -40,8 +40,10 @@ uk_free(st_daemon *d, st_uk *u)
 	if (u->next != NULL)
 		u->next->prev = u->prev;
 	d->nuks--;
-	if (u->procfd >= 0)
-		close(u->procfd);
+	int fds[] = {u->procfd, u->statfd, u->statusfd, u->iofd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	st_kvm_close(&u->kvm);
 	free(u->m.ifs);
 	free(u->m.vmm);
@@ -102,8 +104,17 @@ st_uk_add(st_daemon *d, const pt_name *name, const pt_stats_add *a,
 		return pt_fail(err, "no process %lld (%s)", (long long)a->pid,
 		    strerror(e));
 	}
-	if (copy_nets(u, a, err) < 0) {
-		close(u->procfd);
+	/* The files stay bound to this process, whatever its pid becomes. */
+	u->statfd = openat(u->procfd, "stat", O_RDONLY | O_CLOEXEC);
+	u->statusfd = openat(u->procfd, "status", O_RDONLY | O_CLOEXEC);
+	u->iofd = openat(u->procfd, "io", O_RDONLY | O_CLOEXEC);
+	if (u->statfd < 0 || u->statusfd < 0 || copy_nets(u, a, err) < 0) {
+		if (u->statfd < 0 || u->statusfd < 0)
+			pt_fail(err, "cannot read /proc/%lld", (long long)a->pid);
+		int fds[] = {u->procfd, u->statfd, u->statusfd, u->iofd};
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		free(u->m.ifs);
 		free(u);
 		return -1;

@@ -137,7 +137,7 @@ int
 st_prom_start(st_daemon *d, const char *spec, pt_err *err)
 {
 	char addr[128];
-	unsigned port;
+	unsigned port = 0;
 	if (parse_listen(spec, addr, sizeof(addr), &port, err) < 0)
 		return -1;
 	st_prom *P = calloc(1, sizeof(*P));

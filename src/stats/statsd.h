@@ -52,6 +52,10 @@ typedef struct st_uk {
 	struct st_uk *next, *prev;
 	pt_sm_uk m;                /* the last round's figures */
 	int procfd;                /* /proc/<pid>, this very process */
+	/* Its stat, status and io, kept open and re-read with pread: a
+	 * fresh open costs as much again (a path walk in /proc). -1: not
+	 * readable (io without the capabilities). */
+	int statfd, statusfd, iofd;
 	st_kvm kvm;
 } st_uk;
 
