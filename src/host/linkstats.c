@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
@@ -134,4 +137,107 @@ pt_linkstats_by_index(const pt_link_stat *v, size_t n, int ifindex)
 		if (v[i].ifindex == ifindex)
 			return &v[i];
 	return NULL;
+}
+
+/* ---- the counters-only dump ---- */
+
+typedef struct {
+	pt_link_stat *v;
+	size_t n, cap;
+	bool oom;
+} counters;
+
+static int
+on_stats(struct nl_msg *msg, void *arg)
+{
+	counters *c = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	if (h->nlmsg_type != RTM_NEWSTATS ||
+	    nlmsg_datalen(h) < (int)sizeof(struct if_stats_msg))
+		return NL_SKIP;
+	const struct if_stats_msg *m = nlmsg_data(h);
+	struct nlattr *tb[IFLA_STATS_MAX + 1];
+	if (nlmsg_parse(h, sizeof(*m), tb, IFLA_STATS_MAX, NULL) < 0 ||
+	    tb[IFLA_STATS_LINK_64] == NULL ||
+	    nla_len(tb[IFLA_STATS_LINK_64]) <
+	    (int)sizeof(struct rtnl_link_stats64))
+		return NL_SKIP;
+	struct rtnl_link_stats64 st;
+	memcpy(&st, nla_data(tb[IFLA_STATS_LINK_64]), sizeof(st));
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		pt_link_stat *v = realloc(c->v, cap * sizeof(*v));
+		if (v == NULL) {
+			c->oom = true;
+			return NL_STOP;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	pt_link_stat *s = &c->v[c->n++];
+	memset(s, 0, sizeof(*s));
+	s->ifindex = (int)m->ifindex;
+	s->rx_packets = st.rx_packets;
+	s->rx_bytes = st.rx_bytes;
+	s->rx_errors = st.rx_errors;
+	s->rx_dropped = st.rx_dropped;
+	s->rx_mcast = st.multicast;
+	s->tx_packets = st.tx_packets;
+	s->tx_bytes = st.tx_bytes;
+	s->tx_errors = st.tx_errors;
+	s->tx_dropped = st.tx_dropped;
+	s->collisions = st.collisions;
+	return NL_OK;
+}
+
+static int
+by_index(const void *a, const void *b)
+{
+	int x = ((const pt_link_stat *)a)->ifindex;
+	int y = ((const pt_link_stat *)b)->ifindex;
+	return x < y ? -1 : x > y;
+}
+
+int
+pt_linkstats_counters(pt_linkstats *ls, pt_link_stat **out, size_t *n,
+    pt_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	struct if_stats_msg req;
+	memset(&req, 0, sizeof(req));
+	req.family = AF_UNSPEC;
+	req.filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64);
+	int rc = nl_send_simple(ls->sk, RTM_GETSTATS, NLM_F_DUMP, &req,
+	    sizeof(req));
+	if (rc < 0)
+		return pt_fail(err, "netlink stats dump: %s", nl_geterror(rc));
+	struct nl_cb *base = nl_socket_get_cb(ls->sk);
+	struct nl_cb *cb = base != NULL ? nl_cb_clone(base) : NULL;
+	if (base != NULL)
+		nl_cb_put(base);
+	if (cb == NULL)
+		return pt_fail(err, "netlink: out of memory");
+	counters c = {0};
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_stats, &c);
+	rc = nl_recvmsgs(ls->sk, cb);
+	nl_cb_put(cb);
+	if (rc < 0 || c.oom) {
+		free(c.v);
+		return pt_fail(err, "netlink stats dump: %s", c.oom ?
+		    "out of memory" : nl_geterror(rc));
+	}
+	qsort(c.v, c.n, sizeof(*c.v), by_index);
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}
+
+const pt_link_stat *
+pt_linkstats_find_index(const pt_link_stat *v, size_t n, int ifindex)
+{
+	pt_link_stat key;
+	memset(&key, 0, sizeof(key));
+	key.ifindex = ifindex;
+	return bsearch(&key, v, n, sizeof(*v), by_index);
 }

@@ -85,48 +85,81 @@ read_proc(st_daemon *d, st_uk *u)
 	u->m.ok = true;
 }
 
-typedef struct {
-	int ifindex;
-	size_t pos;
-} by_index;
-
-static int
-cmp_index(const void *a, const void *b)
-{
-	int x = ((const by_index *)a)->ifindex;
-	int y = ((const by_index *)b)->ifindex;
-	return x < y ? -1 : x > y;
-}
+/* Even without new taps, the link dump is made again this often, so that
+ * a changed MTU or bridge shows. */
+#define LINKS_REFRESH_ROUNDS 60
 
 static void
-match_taps(st_uk *u, const pt_link_stat *v, size_t n, const by_index *ix)
+take_counters(pt_sm_if *t, const pt_link_stat *s)
+{
+	t->rx_packets = s->rx_packets;
+	t->rx_bytes = s->rx_bytes;
+	t->rx_errors = s->rx_errors;
+	t->rx_dropped = s->rx_dropped;
+	t->rx_mcast = s->rx_mcast;
+	t->tx_packets = s->tx_packets;
+	t->tx_bytes = s->tx_bytes;
+	t->tx_errors = s->tx_errors;
+	t->tx_dropped = s->tx_dropped;
+	t->collisions = s->collisions;
+}
+
+/* From a full link dump (sorted by name): ifindex, bridge, MTU, flags
+ * and the counters. */
+static void
+match_links(st_uk *u, const pt_link_stat *v, size_t n)
 {
 	for (size_t i = 0; i < u->m.nif; i++) {
 		pt_sm_if *t = &u->m.ifs[i];
 		const pt_link_stat *s = pt_linkstats_find(v, n, t->tap);
 		t->found = s != NULL;
+		t->ifindex = s != NULL ? s->ifindex : 0;
 		if (s == NULL)
 			continue;
-		t->rx_packets = s->rx_packets;
-		t->rx_bytes = s->rx_bytes;
-		t->rx_errors = s->rx_errors;
-		t->rx_dropped = s->rx_dropped;
-		t->rx_mcast = s->rx_mcast;
-		t->tx_packets = s->tx_packets;
-		t->tx_bytes = s->tx_bytes;
-		t->tx_errors = s->tx_errors;
-		t->tx_dropped = s->tx_dropped;
-		t->collisions = s->collisions;
+		take_counters(t, s);
 		t->mtu = s->mtu;
 		t->flags = s->flags;
 		t->bridge[0] = '\0';
-		if (s->master > 0) {
-			by_index key = {s->master, 0};
-			const by_index *m = bsearch(&key, ix, n, sizeof(*ix),
-			    cmp_index);
-			if (m != NULL)
-				memcpy(t->bridge, v[m->pos].name, IFNAMSIZ);
-		}
+		const pt_link_stat *m = s->master > 0 ?
+		    pt_linkstats_by_index(v, n, s->master) : NULL;
+		if (m != NULL)
+			memcpy(t->bridge, m->name, IFNAMSIZ);
+	}
+}
+
+/* From a counters dump (sorted by ifindex). A tap missing from it was
+ * removed or recreated: the next round makes the link dump. */
+static void
+match_counters(st_daemon *d, st_uk *u, const pt_link_stat *v, size_t n)
+{
+	for (size_t i = 0; i < u->m.nif; i++) {
+		pt_sm_if *t = &u->m.ifs[i];
+		const pt_link_stat *s = t->ifindex > 0 ?
+		    pt_linkstats_find_index(v, n, t->ifindex) : NULL;
+		t->found = s != NULL;
+		if (s != NULL)
+			take_counters(t, s);
+		else
+			d->need_links = true;
+	}
+}
+
+/* This round's one dump: the link dump when needed, else the counters. */
+static void
+dump_links(st_daemon *d, pt_link_stat **v, size_t *n, bool *full)
+{
+	pt_err err = {{0}};
+	*full = d->need_links ||
+	    d->rounds - d->links_round >= LINKS_REFRESH_ROUNDS;
+	int r = *full ? pt_linkstats_dump(d->links, v, n, &err) :
+	    pt_linkstats_counters(d->links, v, n, &err);
+	if (r < 0) {
+		st_log(d, 0, "%s", err.msg);
+		return;
+	}
+	if (*full) {
+		d->need_links = false;
+		d->links_round = d->rounds;
 	}
 }
 
@@ -162,33 +195,26 @@ st_gather_round(st_daemon *d)
 	double t0 = cpu_now();
 	pt_link_stat *links = NULL;
 	size_t nlinks = 0;
-	by_index *ix = NULL;
-	pt_err err = {{0}};
-	if (d->nuks > 0 && pt_linkstats_dump(d->links, &links, &nlinks,
-	    &err) < 0)
-		st_log(d, 0, "%s", err.msg);
-	if (nlinks > 0 && (ix = calloc(nlinks, sizeof(*ix))) != NULL) {
-		for (size_t i = 0; i < nlinks; i++) {
-			ix[i].ifindex = links[i].ifindex;
-			ix[i].pos = i;
-		}
-		qsort(ix, nlinks, sizeof(*ix), cmp_index);
-	}
+	bool full = false;
+	if (d->nuks > 0)
+		dump_links(d, &links, &nlinks, &full);
 	double t1 = cpu_now();
 	for (st_uk *u = d->uks; u != NULL; u = u->next) {
 		read_proc(d, u);
-		if (ix != NULL)
-			match_taps(u, links, nlinks, ix);
+		if (full)
+			match_links(u, links, nlinks);
+		else
+			match_counters(d, u, links, nlinks);
 		if (!d->o.no_kvm && u->m.ok)
 			st_kvm_read(d, u);
 	}
-	free(ix);
 	free(links);
 	d->rounds++;
 	double t2 = cpu_now();
 	d->round_seconds = t2 - t0;
-	st_log(d, 3, "round %llu: link dump %.2f ms, processes %.2f ms CPU",
-	    (unsigned long long)d->rounds, (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+	st_log(d, 3, "round %llu: %s dump %.2f ms, processes %.2f ms CPU",
+	    (unsigned long long)d->rounds, full ? "link" : "counters",
+	    (t1 - t0) * 1e3, (t2 - t1) * 1e3);
 	for (st_uk *u = d->uks; u != NULL; u = u->next)
 		if (u->m.ok)
 			st_subs_publish(d, u);

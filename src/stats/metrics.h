@@ -97,7 +97,8 @@ typedef struct {
 	char tap[IFNAMSIZ];        /* the host's tap */
 	char bridge[IFNAMSIZ];     /* its master, "" if none */
 	char net[PT_LABEL_MAX + 1];/* the manifest's network name */
-	bool found;                /* in this round's link dump */
+	int ifindex;               /* from the last link dump, 0: unknown */
+	bool found;                /* in this round's dump */
 	/* Host view (the tap): rx = unikernel to host. */
 	uint64_t rx_packets, rx_bytes, rx_errors, rx_dropped, rx_mcast;
 	uint64_t tx_packets, tx_bytes, tx_errors, tx_dropped, collisions;

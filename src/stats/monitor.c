@@ -124,6 +124,8 @@ st_uk_add(st_daemon *d, const pt_name *name, const pt_stats_add *a,
 		d->uks->prev = u;
 	d->uks = u;
 	d->nuks++;
+	if (u->m.nif > 0)
+		d->need_links = true;  /* its taps' ifindex and bridge */
 	st_log(d, 1, "%s: monitoring pid %lld with %zu taps", name->text,
 	    (long long)a->pid, u->m.nif);
 	return 0;

@@ -97,6 +97,10 @@ struct st_daemon {
 	size_t nuks;
 	struct event *tick;
 	pt_linkstats *links;
+	/* The next round makes the full link dump (names, bridges): a tap
+	 * is new or went missing, or it is time for a refresh. */
+	bool need_links;
+	uint64_t links_round;      /* the round of the last link dump */
 	int64_t clk_tck, page_kb, boot_time_s;
 	uint64_t rounds, subs_dropped;
 	double round_seconds;
