@@ -613,3 +613,125 @@ def test_influx_tcp_queue_and_reconnect(petreld_factory, stats_factory, tender,
                for l in lines)
     H.wait_for(lambda: "InfluxDB reachable again" in sd.log_text(), 20,
                what="the reconnect to be logged")
+
+
+# ---------------------------------------------------------------------------
+# albatross-client's bytes (albatross-wire.md §13, produced by albatross's
+# own encoder: albatross-client is not packaged and cannot run here)
+
+STATS_SUBSCRIBE_FOO = bytes.fromhex(
+    "301D3013020105040800000000000000000C04666F6F3AA006A104A2020500")
+STATS_INITIAL_ROOT = bytes.fromhex(
+    "301A3010020105040800000000000000000C013AA006A104A3020500")
+
+
+def test_albatross_client_stats_subscribe(linked, images):
+    """The stats subscribe albatross-client sends (§13) is what `petrel
+    stats` sends, and petrel-stats answers it and streams."""
+    pd = linked.pd
+    r = pd.ok("--socket=-", "stats", "foo:", tmpdir=False)
+    assert bytes.fromhex(r.out.strip()) == STATS_SUBSCRIBE_FOO
+    pd.ok("add-policy", "foo:", "--unikernels", "1", "--mem", "64", "--cpu", "0",
+          "--bridge", "br0")
+    create(pd, images, "foo:hello")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        s.connect(linked.sock)
+        s.sendall(struct.pack(">I", len(STATS_SUBSCRIBE_FOO)) + STATS_SUBSCRIBE_FOO)
+        n = struct.unpack(">I", H.recv_exact(s, 4))[0]
+        reply = H.recv_exact(s, n)
+        # header echoed, success [1] string [1] "subscribed"
+        assert reply == H.der_seq(H.wire_header("foo:"), H.der_ctx(1, H.der_ctx(
+            1, H.der_utf8("subscribed"))))
+        n = struct.unpack(">I", H.recv_exact(s, 4))[0]
+        data = H.recv_exact(s, n)
+        # data [3] stats [1], named ":hello" relative to foo:
+        assert H.wire_header(":hello") in data
+        assert b"\xa3" in data and b"service" in data
+    finally:
+        s.close()
+
+
+def test_stats_initial_vector_to_petreld(petreld_factory, tender, images):
+    """albatross-stats's `stats initial` (§13) gets `empty` from petreld,
+    then a `stats add` per running unikernel on the same connection
+    (before: "unknown command")."""
+    tender.need_scripted()
+    pd = petreld_factory()
+    create(pd, images, "hello")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        s.connect(pd.sock)
+        s.sendall(struct.pack(">I", len(STATS_INITIAL_ROOT)) + STATS_INITIAL_ROOT)
+        n = struct.unpack(">I", H.recv_exact(s, 4))[0]
+        assert H.recv_exact(s, n) == H.der_seq(H.wire_header(":"),
+                                               H.der_ctx(1, H.der_ctx(0, H.der_null())))
+        n = struct.unpack(">I", H.recv_exact(s, 4))[0]
+        add = H.recv_exact(s, n)
+        # sequence = the initial's + 1, the full name, stats add [0]
+        assert H.wire_header(":hello", 1) in add
+        assert b"\xa0" in add and b"vmmtap" in add and b"service" in add
+        # Answered, the link stays; an exit sends the remove.
+        body = H.der_seq(H.wire_header(":hello", 1),
+                         H.der_ctx(1, H.der_ctx(1, H.der_utf8("added"))))
+        s.sendall(struct.pack(">I", len(body)) + body)
+        pd.ok("destroy", "hello")
+        n = struct.unpack(">I", H.recv_exact(s, 4))[0]
+        rm = H.recv_exact(s, n)
+        assert rm == H.der_seq(H.wire_header(":hello", 2), H.der_ctx(0, H.der_ctx(
+            1, H.der_ctx(1, H.der_null()))))
+    finally:
+        s.close()
+
+
+def test_influx_v2_api_with_token(petreld_factory, stats_factory, tender, images,
+                                  tmp_path):
+    """--influx-url to a 2.x /api/v2/write with --influx-token-file: the
+    token goes as `Authorization: Token ...`; a failing server keeps the
+    rounds queued until it accepts them."""
+    tender.need_scripted()
+    pd = petreld_factory()
+    port = 8700 + os.getpid() % 500
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-token\n")
+    out = tmp_path / "requests.json"
+    code = (
+        "import http.server, json, sys\n"
+        "seen = []\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_POST(self):\n"
+        "        body = self.rfile.read(int(self.headers['Content-Length']))\n"
+        "        seen.append({'path': self.path, 'auth': self.headers.get('Authorization'),\n"
+        "                     'body': body.decode()})\n"
+        "        # The first two fail: the rounds must come again.\n"
+        "        self.send_response(503 if len(seen) <= 2 else 204)\n"
+        "        self.send_header('Content-Length', '0'); self.end_headers()\n"
+        "        if len(seen) >= 4:\n"
+        "            open(%r, 'w').write(json.dumps(seen)); sys.exit(0)\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', %d), H).serve_forever()\n"
+        % (str(out), port))
+    srv = subprocess.Popen(pd.ns.exec_argv(["/usr/bin/python3", "-c", code]),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        sd = stats_factory(pd, extra=[
+            "--influx-url", "http://127.0.0.1:%d/api/v2/write?org=o&bucket=b&precision=ns" % port,
+            "--influx-token-file", str(token)])
+        sd.wait_linked()
+        create(pd, images, "web")
+        H.wait_for(lambda: out.exists(), 90, interval=0.2,
+                   what="four write requests")
+        seen = json.loads(out.read_text())
+        for r in seen:
+            assert r["path"] == "/api/v2/write?org=o&bucket=b&precision=ns"
+            assert r["auth"] == "Token s3cr3t-token"
+        # What failed came again, first in the next request.
+        first = seen[0]["body"].splitlines()[0]
+        assert first in seen[2]["body"].splitlines()
+        assert "InfluxDB reachable again" in sd.log_text()
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+        srv.wait(10)
