@@ -540,6 +540,33 @@ def solo5_images(here):
     }
 
 
+def stats_seeds():
+    """petrel-stats's parsers (fuzz_stats.c): byte 0 picks the parser (0
+    stat, 1 status, 2 io, 3 KVM statistics), the rest is what the kernel
+    would give."""
+    import struct
+    stat = (b"4242 (solo5) (hvt x) S 1 4242 4242 0 -1 4194560 1234 0 3 0 "
+            b"250 75 0 0 20 0 2 0 987654 52428800 3000 18446744073709551615 "
+            b"1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n")
+    status = (b"Name:\tsolo5-hvt\nVmHWM:\t   12100 kB\nVmRSS:\t   12000 kB\n"
+              b"VmData:\t    8192 kB\nVmStk:\t     132 kB\nVmExe:\t     400 kB\n"
+              b"voluntary_ctxt_switches:\t77\nnonvoluntary_ctxt_switches:\t5\n")
+    io = b"rchar: 6976\nwchar: 100\nread_bytes: 1048576\nwrite_bytes: 4096\n"
+    names = [(b"exits", 0, 1), (b"halt_poll_fail_hist", 3, 3), (b"io_exits", 0, 1)]
+    name_size = 48
+    desc_off = 24 + name_size
+    data_off = desc_off + len(names) * (16 + name_size)
+    kvm = struct.pack("=6I", 0, name_size, len(names), 24, desc_off, data_off)
+    kvm += b"kvm-4242/vm".ljust(name_size, b"\0")
+    off = 0
+    for n, flags, size in names:
+        kvm += struct.pack("=IhHII", flags, 0, size, off, 0) + n.ljust(name_size, b"\0")
+        off += 8 * size
+    kvm += struct.pack("=5Q", 1000, 1, 2, 3, 42)
+    return {"stat": b"\0" + stat, "status": b"\1" + status, "io": b"\2" + io,
+            "kvm": b"\3" + kvm}
+
+
 def write(directory, name, data):
     with open(os.path.join(directory, name), "wb") as f:
         f.write(data)
@@ -564,6 +591,7 @@ def main():
         if command is not None:
             targets["certext"]["from-" + name] = as_certext(command)
     targets["solo5"] = solo5_images(here)
+    targets["stats"] = stats_seeds()
     for target, files in targets.items():
         directory = os.path.join(root, target)
         shutil.rmtree(directory, ignore_errors=True)
