@@ -1,14 +1,23 @@
 /*
  * The hypervisor's counters of an hvt unikernel: KVM's binary statistics
- * of its VM and vCPUs (exits, halt polls, I/O exits, ...). The tender
- * holds the VM's and vCPUs' file descriptors; /proc/<pid>/fd names them
- * (anon_inode:kvm-vm, anon_inode:kvm-vcpu:N), pidfd_getfd copies them
- * into petrel-stats, and KVM_GET_STATS_FD on each gives a statistics file
- * that stays valid while it is open. The copies of the VM and vCPU fds
- * are closed at once; only the statistics files are kept.
+ * (KVM_GET_STATS_FD) of its VM and vCPUs (exits, halt polls, I/O exits,
+ * ...). /proc/<pid>/fd names the tender's descriptors and pidfd_getfd
+ * copies them into petrel-stats:
  *
- * No KVM, an older kernel without KVM_GET_STATS_FD or pidfd_getfd, a spt
- * tender, or missing privileges: the list stays empty and nothing fails.
+ *   anon_inode:kvm-vm-stats, anon_inode:kvm-vcpu-stats:N  statistics files
+ *       the tender opened itself: copied and read as they are;
+ *   anon_inode:kvm-vm, anon_inode:kvm-vcpu:N  the VM and its vCPUs:
+ *       KVM_GET_STATS_FD is tried on the copy. KVM refuses every VM and
+ *       vCPU ioctl from a process other than the VM's creator (kvm->mm !=
+ *       current->mm: EIO), so today this only works for a tender that
+ *       keeps its statistics files open (docs/stats.md); the attempt is
+ *       kept for a kernel that allows it, and its refusal logged once.
+ *
+ * The statistics files stay open (each holds its VM's statistics while
+ * open); the copies of VM and vCPU fds are closed at once.
+ *
+ * No KVM, a spt tender, a tender without statistics files, an older
+ * kernel, or missing privileges: the list stays empty and nothing fails.
  * The VM is looked for in the first rounds only (the tender creates it
  * right after its start).
  */
@@ -52,14 +61,23 @@ st_kvm_close(st_kvm *k)
 	pt_kvm_layout_free(&k->vcpu);
 }
 
-/* The statistics file of the tender's fd `target`, or -1. */
+static bool warned_ioctl;
+
+/* The statistics file of the tender's fd `target`, or -1: the copy
+ * itself if it is one (is_stats), else what KVM_GET_STATS_FD gives. */
 static int
-stats_fd_of(int pidfd, int target)
+stats_fd_of(st_daemon *d, int pidfd, int target, bool is_stats)
 {
 	int fd = (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
-	if (fd < 0)
-		return -1;
+	if (fd < 0 || is_stats)
+		return fd;  /* pidfd_getfd sets O_CLOEXEC */
 	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL);
+	if (sfd < 0 && !warned_ioctl) {
+		st_log(d, 1, "KVM_GET_STATS_FD on a tender's VM: %s (KVM "
+		    "answers only the VM's creator; see docs/stats.md)",
+		    strerror(errno));
+		warned_ioctl = true;
+	}
 	close(fd);
 	if (sfd >= 0)
 		(void)fcntl(sfd, F_SETFD, FD_CLOEXEC);
@@ -88,7 +106,40 @@ read_layout(int fd, pt_kvm_layout *l)
 }
 
 static void
-find_fds(st_uk *u, int pidfd)
+add_vcpu(st_kvm *k, int sfd)
+{
+	if (sfd < 0)
+		return;
+	int *v = k->nvcpu < MAX_VCPUS ? realloc(k->vcpu_stats_fd,
+	    (k->nvcpu + 1) * sizeof(*v)) : NULL;
+	if (v == NULL) {
+		close(sfd);
+		return;
+	}
+	k->vcpu_stats_fd = v;
+	v[k->nvcpu++] = sfd;
+}
+
+/* The tender's descriptors of one kind: vm (at most one) and vcpus. */
+typedef struct {
+	int vm;
+	int vcpu[MAX_VCPUS];
+	size_t nvcpu;
+} targets;
+
+static void
+note(targets *t, bool vm, int fd)
+{
+	if (vm)
+		t->vm = fd;
+	else if (t->nvcpu < MAX_VCPUS)
+		t->vcpu[t->nvcpu++] = fd;
+}
+
+/* Its own statistics files if the tender keeps any, else its VM and
+ * vCPUs (never both: the counters would be summed twice). */
+static void
+find_fds(st_daemon *d, st_uk *u, int pidfd)
 {
 	st_kvm *k = &u->kvm;
 	int dfd = openat(u->procfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -99,6 +150,7 @@ find_fds(st_uk *u, int pidfd)
 		close(dfd);
 		return;
 	}
+	targets own = {.vm = -1}, kvm = {.vm = -1};
 	struct dirent *e;
 	while ((e = readdir(dir)) != NULL) {
 		char link[64];
@@ -108,25 +160,22 @@ find_fds(st_uk *u, int pidfd)
 			continue;
 		link[n] = '\0';
 		int target = atoi(e->d_name);
-		if (strcmp(link, "anon_inode:kvm-vm") == 0 &&
-		    k->vm_stats_fd < 0) {
-			k->vm_stats_fd = stats_fd_of(pidfd, target);
-		} else if (strncmp(link, "anon_inode:kvm-vcpu:", 20) == 0 &&
-		    k->nvcpu < MAX_VCPUS) {
-			int sfd = stats_fd_of(pidfd, target);
-			if (sfd < 0)
-				continue;
-			int *v = realloc(k->vcpu_stats_fd, (k->nvcpu + 1) *
-			    sizeof(*v));
-			if (v == NULL) {
-				close(sfd);
-				continue;
-			}
-			k->vcpu_stats_fd = v;
-			v[k->nvcpu++] = sfd;
-		}
+		if (strcmp(link, "anon_inode:kvm-vm-stats") == 0)
+			note(&own, true, target);
+		else if (strncmp(link, "anon_inode:kvm-vcpu-stats", 25) == 0)
+			note(&own, false, target);
+		else if (strcmp(link, "anon_inode:kvm-vm") == 0)
+			note(&kvm, true, target);
+		else if (strncmp(link, "anon_inode:kvm-vcpu:", 20) == 0)
+			note(&kvm, false, target);
 	}
 	closedir(dir);
+	bool is_own = own.vm >= 0 || own.nvcpu > 0;
+	const targets *t = is_own ? &own : &kvm;
+	if (t->vm >= 0)
+		k->vm_stats_fd = stats_fd_of(d, pidfd, t->vm, is_own);
+	for (size_t i = 0; i < t->nvcpu; i++)
+		add_vcpu(k, stats_fd_of(d, pidfd, t->vcpu[i], is_own));
 }
 
 void
@@ -137,7 +186,7 @@ st_kvm_open(st_daemon *d, st_uk *u)
 	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)u->m.pid, 0);
 	if (pidfd < 0)
 		return;
-	find_fds(u, pidfd);
+	find_fds(d, u, pidfd);
 	close(pidfd);
 	if (k->vm_stats_fd >= 0 && read_layout(k->vm_stats_fd, &k->vm) < 0) {
 		close(k->vm_stats_fd);

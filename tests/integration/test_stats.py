@@ -735,3 +735,88 @@ def test_influx_v2_api_with_token(petreld_factory, stats_factory, tender, images
         if srv.poll() is None:
             srv.kill()
         srv.wait(10)
+
+
+# ---------------------------------------------------------------------------
+# KVM statistics of a real VM (the stand-in tender has none)
+
+KVM_HOLDER = r"""
+import fcntl, os, sys, time
+kvm = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
+vm = fcntl.ioctl(kvm, 0xAE01, 0)         # KVM_CREATE_VM
+vcpu = fcntl.ioctl(vm, 0xAE41, 0)        # KVM_CREATE_VCPU 0
+if 'own' in sys.argv:
+    # What a tender must do for its statistics to be visible: KVM answers
+    # KVM_GET_STATS_FD only to the VM's creator.
+    vm_stats = fcntl.ioctl(vm, 0xAECE, 0)
+    vcpu_stats = fcntl.ioctl(vcpu, 0xAECE, 0)
+sys.stdout.write('ready\n'); sys.stdout.flush()
+sys.stdin.read()                         # until the test closes stdin
+"""
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["own-stats-fds", "vm-fds-only"])
+def test_kvm_statistics_of_a_vm(stats_factory, petreld_factory, tender, tmp_path, own):
+    """A process holding a real KVM VM and vCPU, announced by a stand-in
+    petreld (this test, on its own vmmd.sock). When it keeps KVM's
+    statistics files open, petrel-stats copies them with pidfd_getfd and
+    sends the counters as vmm-stats; when it holds only the VM and vCPU,
+    KVM refuses KVM_GET_STATS_FD to anyone but their creator, and the list
+    is empty: nothing fails."""
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("no /dev/kvm on this host")
+    tender.need_scripted()
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", KVM_HOLDER] +
+                              (["own"] if own else []),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        line = holder.stdout.readline()
+        if line != b"ready\n":
+            pytest.skip("cannot create a KVM VM here: %s"
+                        % holder.stderr.read().decode(errors="replace")[-500:])
+        pd = petreld_factory(start=False)  # only its directories are used
+        os.makedirs(os.path.join(pd.tmpdir, "util"), exist_ok=True)
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(pd.sock)
+        lsock.listen(1)
+        lsock.settimeout(30)
+        # Not in a namespace: the holder runs in the host's.
+        sd = StatsDaemon(pd, tmp_path)
+        sd.argv = lambda: [need_binary(STATS_BIN), "--tmpdir", pd.tmpdir,
+                           "--interval", str(INTERVAL_MS), "-vv"]
+        sd.start()
+        c, _ = lsock.accept()
+        c.settimeout(30)
+        n = struct.unpack(">I", H.recv_exact(c, 4))[0]
+        assert H.recv_exact(c, n) == STATS_INITIAL_ROOT
+        ok = H.der_seq(H.wire_header(":"), H.der_ctx(1, H.der_ctx(0, H.der_null())))
+        c.sendall(struct.pack(">I", len(ok)) + ok)
+        add = H.der_seq(H.wire_header(":vm", 1), H.der_ctx(0, H.der_ctx(1, H.der_ctx(
+            0, H.der_seq(H.der_utf8(""), H.der_int(holder.pid), H.der_seq())))))
+        c.sendall(struct.pack(">I", len(add)) + add)
+        n = struct.unpack(">I", H.recv_exact(c, 4))[0]
+        assert H.recv_exact(c, n) == H.der_seq(H.wire_header(":vm", 1), H.der_ctx(
+            1, H.der_ctx(1, H.der_utf8("added"))))
+        r = subprocess.run([need_binary(PETREL_BIN), "--tmpdir", pd.tmpdir, "--json",
+                            "stats", "vm"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        [rec] = [json.loads(l) for l in r.stdout.splitlines()]
+        vmm = rec["vmm"]
+        if own:
+            # VM-wide and per-vCPU counters (names from the kernel's stats
+            # descriptors; a vCPU that never ran has exited 0 times).
+            assert "exits" in vmm and "halt_exits" in vmm, vmm
+            assert vmm["exits"] == 0
+            assert any(k.startswith("remote_tlb_flush") for k in vmm), vmm
+        else:
+            assert vmm == {}
+            H.wait_for(lambda: "KVM answers only the VM's creator" in sd.log_text(),
+                       10, what="the refusal to be logged")
+        c.close()
+        lsock.close()
+        assert sd.stop() == 0
+        assert sanitizer_report(sd.log_text()) is None
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
