@@ -255,6 +255,16 @@ test_ring_and_visibility(void **state)
 	pt_name below;
 	name_of("team:web:x", &below);
 	assert_true(pt_event_visible(&teamuk, &below));
+	/* A path is compared as a path: "team:web:" does not see the
+	 * unikernel "team:web" (the label web of "team:"), but sees what is
+	 * in it, and itself (policy events). */
+	pt_name webpath, inweb;
+	name_of("team:web:", &webpath);
+	name_of("team:web:x", &inweb);
+	assert_false(pt_event_visible(&webpath, &teamuk));
+	assert_true(pt_event_visible(&webpath, &inweb));
+	assert_true(pt_event_visible(&webpath, &webpath));
+	assert_false(pt_event_visible(&webpath, &team));
 	/* Daemon-wide events (startup, hup) are for the root only. */
 	assert_true(pt_event_visible(&root, &uk));
 	assert_false(pt_event_visible(&team, &uk));
