@@ -493,6 +493,40 @@ def test_remote_refuses_a_server_of_another_ca(ca, tmp_path_factory):
     assert rc == 3 and "does not verify against cacert.pem" in err, err
 
 
+def test_remote_block_upload_is_streamed(ca):
+    data = os.urandom(200 * 1024 + 5)
+    (ca / "disk.img").write_bytes(data)
+    got = {}
+
+    def h(c, leaf):
+        # frames until the terminator, as petrel-tls relays them (§9.4)
+        buf = b""
+        while True:
+            n = int.from_bytes(recv_exact(c, 4), "big", signed=True)
+            if n <= 0:
+                break
+            buf += recv_exact(c, n)
+        got["data"] = buf
+        c.sendall(frame(string_reply(":disk", "set block device")))
+
+    srv = TlsServer(ca, h)
+    rc, out, err = remote(srv, "set-block", "disk", "disk.img", cwd=ca)
+    srv.check()
+    assert rc == 0 and out == "set block device\n", err
+    assert got["data"] == data
+
+
+def test_remote_certificate_refused_by_the_server(ca, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    ok("ca", "generate", "evil", cwd=other)
+    # the server trusts another CA: it refuses our chain in the handshake
+    srv = TlsServer(ca, reply_with(), cafile=str(other / "cacert.pem"))
+    rc, out, err = remote(srv, "destroy", "web", cwd=ca)
+    srv.thread.join(60)
+    assert srv.error is not None
+    assert rc == 3 and "TLS" in err and "alert" in err, err
+
+
 def test_remote_usage_errors(ca):
     rc, _, err = petrel("--remote", "127.0.0.1:1", "--ca-cert", "cacert.pem", "--ca-key",
                         "root.key", "destroy", "a:web", cwd=ca)
