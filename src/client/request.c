@@ -75,12 +75,20 @@ pt_request_start(const pt_client *c, pt_sock_kind sock, const pt_name *name,
 		    body.oom ? "out of memory" : err.msg);
 		return -1;
 	}
+	if (c->csr_base != NULL) {
+		pt_buf_free(&body);
+		return pt_remote_csr(c, name, cmd, rc) == 0 ? 1 : -1;
+	}
 	if (c->dry_run) {
 		*rc = print_hex(&body);
 		pt_buf_free(&body);
 		return *rc == 0 ? 1 : -1;
 	}
 	verbose_print(c, "->", &w);
+	if (c->remote != NULL) {
+		pt_buf_free(&body);
+		return pt_remote_start(c, name, cmd, conn, rc);
+	}
 	const char *p = socket_path(c, sock, path, sizeof(path));
 	if (pt_conn_open(conn, p, PT_CLIENT_MAX_FRAME, &err) != 0 ||
 	    pt_conn_send_frame(conn, body.data, body.len, &err) != 0) {
@@ -174,7 +182,8 @@ pt_request_query(const pt_client *c, const pt_name *name,
 	conn->fd = -1;
 	if (c->dry_run)
 		return pt_usage(c, "needs an answer from the daemon, so it "
-		    "cannot be used with --socket=-");
+		    "cannot be used with --socket=- or in a certificate "
+		    "request");
 	if (pt_request_start(c, PT_SOCK_VMMD, name, cmd, conn, &rc) != 0)
 		return rc;
 	if (pt_request_reply(c, conn, name, a, w, &rc) > 0 &&
