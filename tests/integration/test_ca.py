@@ -560,7 +560,7 @@ def alba(*args, cwd):
 
 
 def test_albatross_csr_signed_by_petrel(ca):
-    alba_ok = alba("add-policy", "arc", "--csr", "--unikernels", "1", "--mem", "512",
+    alba_ok = alba("add-policy", "arc", "1", "--csr", "--mem", "512",
                    "--cpu", "0", cwd=ca)
     assert alba_ok[0] == 0, alba_ok[1]
     out = ok("ca", "sign", "arc.req", "--ca-cert", "cacert.pem", "--ca-key", "root.key",
