@@ -789,12 +789,11 @@ pt_res_check_create(const pt_res *r, const pt_name *name,
 	return check_create_blocks(pathnode, name, u, freed, &freed_path, err);
 }
 
-int
-pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+/* Inserts a request that was checked (or is a claim, see below). */
+static int
+insert_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
     void *data, pt_err *err)
 {
-	if (pt_res_check_create(r, name, u, NULL, err) != 0)
-		return -1;
 	uk_entry *e = uk_entry_new(r, u, data);
 	if (e == NULL)
 		return pt_fail(err, "unikernel %s: out of memory", name->text);
@@ -822,6 +821,74 @@ pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
 			b->blk_in_use = true;
 	}
 	return 0;
+}
+
+int
+pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+    void *data, pt_err *err)
+{
+	if (pt_res_check_create(r, name, u, NULL, err) != 0)
+		return -1;
+	return insert_unikernel(r, name, u, data, err);
+}
+
+/* The devices of u that exist in pathnode, into kept; one that another
+ * unikernel uses fails the claim (its removal would free the device
+ * under the other one). */
+static int
+claimable_blocks(const node *pathnode, const pt_name *name,
+    const pt_uk_res *u, pt_text *kept, size_t *nkept, pt_err *err)
+{
+	pt_name path;
+	pt_name_path(name, &path);
+	*nkept = 0;
+	for (size_t i = 0; i < u->nblocks; i++) {
+		pt_name bn;
+		size_t llen;
+		if (pt_name_with_label(&path, u->blocks[i].s, u->blocks[i].len,
+		    &bn, NULL) != 0)
+			continue;
+		const char *lab = pt_name_label(&bn, &llen);
+		const node *b = pathnode != NULL ?
+		    kid_find(pathnode, lab, llen) : NULL;
+		if (b == NULL || !b->has_blk)
+			continue;
+		if (b->blk_in_use)
+			return pt_fail(err, "block device %s is in use",
+			    bn.text);
+		kept[(*nkept)++] = u->blocks[i];
+	}
+	return 0;
+}
+
+int
+pt_res_claim_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+    void *data, pt_err *err)
+{
+	int64_t sum;
+	if (check_request(name, u, err) != 0)
+		return -1;
+	const node *pathnode = walk(r, name, name->npath);
+	size_t llen;
+	const char *label = pt_name_label(name, &llen);
+	const node *self = pathnode != NULL ?
+	    kid_find(pathnode, label, llen) : NULL;
+	if (self != NULL && self->uk != NULL)
+		return pt_fail(err, "unikernel %s already exists", name->text);
+	if (__builtin_add_overflow(r->root.use.memory, u->memory, &sum))
+		return pt_fail(err, "unikernel %s: memory %lld MB overflows "
+		    "the total", name->text, (long long)u->memory);
+	pt_text *kept = array_alloc(u->nblocks, sizeof(*kept));
+	if (u->nblocks > 0 && kept == NULL)
+		return pt_fail(err, "unikernel %s: out of memory", name->text);
+	pt_uk_res claim = *u;
+	int rc = claimable_blocks(pathnode, name, u, kept, &claim.nblocks,
+	    err);
+	claim.blocks = kept;
+	if (rc == 0)
+		rc = insert_unikernel(r, name, &claim, data, err);
+	free(kept);
+	return rc;
 }
 
 void *
