@@ -596,10 +596,11 @@ format_cpus(const pt_policy *p, char *out, size_t cap)
 		snprintf(out, cap, "none");
 }
 
-/* Does one more unikernel `u` fit the policy at the k-th path prefix of
- * name, whose subtree uses `use`, minus what `freed` gives back? */
+/* Does one more unikernel `u` fit the limits (count, memory) of the
+ * policy at the k-th path prefix of name, whose subtree uses `use`, minus
+ * what `freed` gives back? */
 static int
-fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
+fits_share(const pt_name *name, size_t k, const pt_policy *pol,
     const usage *use, const uk_entry *freed, const pt_uk_res *u,
     pt_err *err)
 {
@@ -619,6 +620,19 @@ fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
 		    "%lld MB in use, %lld MB requested", plen, ptxt,
 		    (long long)pol->memory, (long long)mem,
 		    (long long)u->memory);
+	return 0;
+}
+
+/* The limits, and the CPU ids and bridges the policy allows. */
+static int
+fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
+    const usage *use, const uk_entry *freed, const pt_uk_res *u,
+    pt_err *err)
+{
+	int plen;
+	const char *ptxt = path_text(name, k, &plen);
+	if (fits_share(name, k, pol, use, freed, u, err) != 0)
+		return -1;
 	for (size_t i = 0; i < u->ncpuids; i++) {
 		if (!pt_policy_has_cpu(pol, u->cpuids[i])) {
 			char allowed[96];
@@ -878,6 +892,12 @@ pt_res_claim_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
 	if (__builtin_add_overflow(r->root.use.memory, u->memory, &sum))
 		return pt_fail(err, "unikernel %s: memory %lld MB overflows "
 		    "the total", name->text, (long long)u->memory);
+	const node *chain[PT_NAME_MAX_LABELS + 1];
+	size_t nchain = walk_path_chain(r, name, chain);
+	for (size_t k = 0; k < nchain; k++)
+		if (chain[k]->policy != NULL && fits_share(name, k,
+		    chain[k]->policy, &chain[k]->use, NULL, u, err) != 0)
+			return -1;
 	pt_text *kept = array_alloc(u->nblocks, sizeof(*kept));
 	if (u->nblocks > 0 && kept == NULL)
 		return pt_fail(err, "unikernel %s: out of memory", name->text);

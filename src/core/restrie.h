@@ -61,12 +61,14 @@ int pt_res_check_create(const pt_res *r, const pt_name *name,
  * `data` is the caller's, returned by pt_res_unikernel. */
 int pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
     void *data, pt_err *err);
-/* The share a unikernel already held, kept while it waits for its
- * restart so that nobody else takes it meanwhile: inserted WITHOUT the
- * policy checks (a policy may have shrunk since it was checked, the
- * root's bridges follow the host). The name must be free; each of its
- * block devices that exists must be free (else -1) and becomes in use;
- * missing ones are not claimed. Removed with pt_res_remove_unikernel. */
+/* The share a unikernel holds while it waits for its restart, so that
+ * nobody else takes it meanwhile. Only the limits are checked (count and
+ * memory of every policy on the path): a unikernel that never fitted
+ * holds nothing. What the policies allow is not (a bridge the root lost
+ * with the host's, a CPU id): it stays claimed until the retry, which
+ * checks everything. The name must be free; each of its block devices
+ * that exists must be free (else -1) and becomes in use; missing ones are
+ * not claimed. Removed with pt_res_remove_unikernel. */
 int pt_res_claim_unikernel(pt_res *r, const pt_name *name,
     const pt_uk_res *u, void *data, pt_err *err);
 /* Removes it and frees its block devices. Returns its data, or NULL if

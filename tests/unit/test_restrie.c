@@ -445,8 +445,9 @@ test_replacing(void **state)
 	pt_res_free(r);
 }
 
-/* A unikernel waiting for its restart keeps its share: claimed without
- * the policy checks, counted by every check after it, freed by removal. */
+/* A unikernel waiting for its restart keeps its share: claimed within
+ * the limits but whatever the policies allow, counted by every check
+ * after it, freed by removal. */
 static void
 test_claim(void **state)
 {
@@ -459,13 +460,18 @@ test_claim(void **state)
 	block_ok(r, "a:other", 10);
 	pt_name web = N("a:web");
 	pt_name disk = N("a:disk");
-	/* Beyond a policy that shrank, on a bridge the policy lost, with a
-	 * device that is gone: still claimed (what exists of it). */
-	pt_uk_res *u = mkuk(&t, 128, 0, "br1", "disk,gone");
+	/* Beyond the limits: nothing is claimed. */
+	pt_uk_res *u = mkuk(&t, 65, 0, NULL, "disk");
+	assert_int_equal(pt_res_claim_unikernel(r, &web, u, NULL, &err), -1);
+	assert_string_equal(err.msg, "policy a: allows memory 64 MB, 0 MB "
+	    "in use, 65 MB requested");
+	/* On a bridge and a CPU the policy does not allow (any more), with
+	 * a device that is gone: claimed, what exists of it. */
+	u = mkuk(&t, 64, 3, "br1", "disk,gone");
 	assert_int_equal(pt_res_claim_unikernel(r, &web, u, (void *)"w",
 	    &err), 0);
 	assert_int_equal(usage(r, "a:").unikernels, 1);
-	assert_int_equal(usage(r, "a:").memory, 128);
+	assert_int_equal(usage(r, "a:").memory, 64);
 	bool in_use = false;
 	assert_int_equal(pt_res_block(r, &disk, NULL, &in_use), 0);
 	assert_true(in_use);
@@ -491,6 +497,7 @@ test_claim(void **state)
 	assert_int_equal(pt_res_block(r, &disk, NULL, &in_use), 0);
 	assert_false(in_use);
 	/* A device in use by another unikernel cannot be claimed. */
+	policy_ok(r, "a:", 3, 256, 100, "0", "br0");
 	uk_ok(r, "a:db", 1, 0, NULL, "other");
 	pt_name web2 = N("a:web2");
 	u = mkuk(&t, 1, 0, NULL, "disk,other");
