@@ -61,6 +61,16 @@ int pt_res_check_create(const pt_res *r, const pt_name *name,
  * `data` is the caller's, returned by pt_res_unikernel. */
 int pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
     void *data, pt_err *err);
+/* The share a unikernel holds while it waits for its restart, so that
+ * nobody else takes it meanwhile. Only the limits are checked (count and
+ * memory of every policy on the path): a unikernel that never fitted
+ * holds nothing. What the policies allow is not (a bridge the root lost
+ * with the host's, a CPU id): it stays claimed until the retry, which
+ * checks everything. The name must be free; each of its block devices
+ * that exists must be free (else -1) and becomes in use; missing ones are
+ * not claimed. Removed with pt_res_remove_unikernel. */
+int pt_res_claim_unikernel(pt_res *r, const pt_name *name,
+    const pt_uk_res *u, void *data, pt_err *err);
 /* Removes it and frees its block devices. Returns its data, or NULL if
  * there was no such unikernel. */
 void *pt_res_remove_unikernel(pt_res *r, const pt_name *name);

@@ -579,6 +579,21 @@ block_create(pt_daemon *d, const pt_name *name, int64_t size_mb,
 	return 0;
 }
 
+/* "<what>: is in use", albatross's text; for a device whose unikernel is
+ * waiting for its restart (and keeps it meanwhile) the text names it,
+ * since nothing runs that would explain the refusal. */
+static int
+fail_in_use(pt_daemon *d, const pt_name *name, const char *what,
+    pt_err *err)
+{
+	const pt_uk *uk = uk_block_user(d, name);
+	if (uk != NULL && uk->state == UK_BACKOFF)
+		return pt_fail(err, "%s: is in use by %s, which is waiting for "
+		    "its restart (destroy it to free the device)", what,
+		    uk->name.text);
+	return pt_fail(err, "%s: is in use", what);
+}
+
 /* Exists and free for a set or dump; "<what>: not found" etc. */
 static int
 block_available(pt_daemon *d, const pt_name *name, const char *what,
@@ -589,7 +604,7 @@ block_available(pt_daemon *d, const pt_name *name, const char *what,
 	    pt_res_block(d->res, name, size_mb, &in_use) < 0)
 		return pt_fail(err, "%s: not found", what);
 	if (in_use || block_busy(name))
-		return pt_fail(err, "%s: is in use", what);
+		return fail_in_use(d, name, what, err);
 	return 0;
 }
 
@@ -619,7 +634,8 @@ block_remove(pt_conn *c, const pt_header *h)
 		return;
 	}
 	if (in_use || block_busy(&h->name)) {
-		refuse(c, h, "block remove", "remove block: is in use");
+		fail_in_use(d, &h->name, "remove block", &err);
+		refuse(c, h, "block remove", err.msg);
 		return;
 	}
 	if (block_path(d, &h->name, path, sizeof(path), &err) < 0) {

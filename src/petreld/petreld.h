@@ -269,6 +269,8 @@ struct pt_uk {
 };
 
 pt_uk *uk_find(pt_daemon *d, const pt_name *name);
+/* The unikernel whose configuration names this block device, or NULL. */
+pt_uk *uk_block_user(pt_daemon *d, const pt_name *block);
 bool uk_has_process(const pt_uk *uk);
 
 /* Everything checked and staged for a start, nothing running yet. */
@@ -306,8 +308,9 @@ int uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err);
 void uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx);
 void uk_cancel_backoff(pt_uk *uk);
 /* A start that failed: keep the unikernel (registry and state) and try
- * again after the backoff. */
-void uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
+ * again after the backoff; returns the delay (ms). While it waits it
+ * keeps its share of the resources (policies, CPUs, block devices). */
+int64_t uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
 /* Removes a stopped unikernel for good: registry, stored image, state. */
 void uk_forget(pt_daemon *d, pt_uk *uk);
 /* The info record of a unikernel (arena-allocated). */

@@ -5,6 +5,9 @@
  * checked and staged completely (uk_prepare, as if the old one were gone)
  * before the old one is stopped; then the new one is launched, and if that
  * fails the old one is started again and the reply names both outcomes.
+ * If the old one cannot start either (its bridge vanished meanwhile), it
+ * is kept, image and state entry intact, and retried with the restart
+ * backoff, as a unikernel that cannot start when petreld starts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,16 +77,21 @@ replace_gone(pt_daemon *d, pt_uk *old, void *arg)
 		}
 	} else {
 		uk_free(d, x->next);
-		char msg[700];
+		char msg[900];
 		if (uk_start_stored(d, old, &err2) == 0) {
 			snprintf(msg, sizeof(msg), "%s; the previous unikernel "
 			    "was started again", err.msg);
 		} else {
+			/* Its image and state entry are intact (the new
+			 * image replaces the stored one only once the new
+			 * tender runs): it waits, as after a failed start,
+			 * rather than being deleted by a passing failure. */
+			int64_t delay = uk_retry_later(d, old, err2.msg);
 			snprintf(msg, sizeof(msg), "%s; starting the previous "
-			    "unikernel again failed too: %s", err.msg,
-			    err2.msg);
-			log_err("%s: lost: %s", old->name.text, err2.msg);
-			uk_forget(d, old);
+			    "unikernel again failed too: %s; it is kept and "
+			    "tried again in %lld ms (with the restart "
+			    "backoff, until it starts or is destroyed)",
+			    err.msg, err2.msg, (long long)delay);
 		}
 		fail_and_close(x->c, &x->h, msg);
 	}
@@ -258,8 +266,12 @@ uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r)
 	pt_daemon *d = c->d;
 	pt_uk *old = h->name.has_label ? uk_find(d, &h->name) : NULL;
 	pt_err err = {{0}};
-	if (old == NULL) {
-		fail_and_close(c, h, "restart: not found");
+	/* albatross-wire.md §8.2 and albatross itself: a restart of a
+	 * unikernel that does not run has the outcomes of destroy, "destroy:
+	 * not found", or "destroyed: removed from restarting" for one waiting
+	 * for its restart (which is then removed). */
+	if (old == NULL || old->state == UK_BACKOFF) {
+		uk_cmd_destroy(c, h);
 		return;
 	}
 	if (old->state == UK_STOPPING) {

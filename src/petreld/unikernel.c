@@ -44,6 +44,25 @@ uk_find(pt_daemon *d, const pt_name *name)
 	return NULL;
 }
 
+/* The unikernel whose configuration names the block device (in its own
+ * path, as the resource checks require), or NULL. */
+pt_uk *
+uk_block_user(pt_daemon *d, const pt_name *block)
+{
+	for (pt_uk *uk = d->uks; uk != NULL; uk = uk->next) {
+		pt_name path;
+		pt_name_path(&uk->name, &path);
+		for (size_t i = 0; i < uk->cfg.nblocks; i++) {
+			pt_text dev = ukcfg_device(&uk->cfg.blocks[i]);
+			pt_name bname;
+			if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+			    NULL) == 0 && pt_name_equal(&bname, block))
+				return uk;
+		}
+	}
+	return NULL;
+}
+
 bool
 uk_has_process(const pt_uk *uk)
 {
@@ -106,6 +125,10 @@ uk_unregister(pt_daemon *d, pt_uk *uk)
 void
 uk_free(pt_daemon *d, pt_uk *uk)
 {
+	/* A claim of a unikernel waiting for its restart (at shutdown). */
+	if (uk->in_res && pt_res_unikernel(d->res, &uk->name) == uk)
+		pt_res_remove_unikernel(d->res, &uk->name);
+	uk->in_res = false;
 	uk_unregister(d, uk);
 	drain_stop(uk);
 	if (uk->timer != NULL)
@@ -715,6 +738,39 @@ arm_timer(pt_daemon *d, pt_uk *uk, int64_t ms)
 	evtimer_add(uk->timer, &tv);
 }
 
+/* While a unikernel waits for its restart it keeps its share of the
+ * resources: its slot and memory in every policy above it, its CPU ids,
+ * bridges and block devices. Otherwise a create could take the share
+ * meanwhile, or destroy-block delete its data, and it could never start
+ * again. The claim is taken when the wait begins and dropped when it
+ * ends (just before the retry, which then takes its share afresh, with
+ * the checks). */
+static void
+backoff_claim(pt_daemon *d, pt_uk *uk)
+{
+	if (uk->in_res)
+		return;
+	pt_arena a = {0};
+	pt_uk_res u;
+	pt_err err = {{0}};
+	if (ukcfg_resources(&a, &uk->cfg, &u) < 0)
+		pt_fail(&err, "out of memory");
+	else if (pt_res_claim_unikernel(d->res, &uk->name, &u, uk, &err) == 0)
+		uk->in_res = true;
+	pt_arena_free(&a);
+	if (!uk->in_res)
+		log_err("%s: waits for its restart without holding its "
+		    "resources: %s", uk->name.text, err.msg);
+}
+
+static void
+backoff_release(pt_daemon *d, pt_uk *uk)
+{
+	if (uk->in_res)
+		pt_res_remove_unikernel(d->res, &uk->name);
+	uk->in_res = false;
+}
+
 void
 uk_cancel_backoff(pt_uk *uk)
 {
@@ -722,6 +778,7 @@ uk_cancel_backoff(pt_uk *uk)
 		return;
 	if (uk->timer != NULL)
 		evtimer_del(uk->timer);
+	backoff_release(uk->d, uk);
 	uk->state = UK_STOPPED;
 }
 
@@ -773,7 +830,7 @@ restart_wanted(const pt_fail_behaviour *f, int code)
 	return false;
 }
 
-static void schedule_restart(pt_daemon *d, pt_uk *uk);
+static int64_t schedule_restart(pt_daemon *d, pt_uk *uk);
 
 static void
 restart_now(pt_daemon *d, pt_uk *uk, const char *why)
@@ -786,7 +843,7 @@ restart_now(pt_daemon *d, pt_uk *uk, const char *why)
 		uk_retry_later(d, uk, err.msg);
 }
 
-void
+int64_t
 uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why)
 {
 	/* Nothing is lost to a passing failure (a bridge not up yet, a
@@ -798,10 +855,11 @@ uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why)
 	/* It did not run at all: the backoff grows, it is not reset as
 	 * after a stable run. */
 	uk->started_mono_ms = pt_now_mono_ms();
-	schedule_restart(d, uk);
+	return schedule_restart(d, uk);
 }
 
-static void
+/* Arms the restart timer; returns the delay. */
+static int64_t
 schedule_restart(pt_daemon *d, pt_uk *uk)
 {
 	int64_t ran = pt_now_mono_ms() - uk->started_mono_ms;
@@ -812,6 +870,7 @@ schedule_restart(pt_daemon *d, pt_uk *uk)
 	uk->backoff_ms = delay * 2 > d->o.backoff_max_ms ?
 	    d->o.backoff_max_ms : delay * 2;
 	uk->state = UK_BACKOFF;
+	backoff_claim(d, uk);
 	log_info("%s: restart in %lld ms", uk->name.text, (long long)delay);
 	arm_timer(d, uk, delay);
 	pt_event e;
@@ -820,6 +879,7 @@ schedule_restart(pt_daemon *d, pt_uk *uk)
 	e.name = uk->name;
 	e.delay_ms = delay;
 	ev_record(d, &e);
+	return delay;
 }
 
 static void
@@ -938,6 +998,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 			    strerror(errno));
 	} else if (uk->state == UK_BACKOFF) {
 		uk->state = UK_STOPPED;
+		backoff_release(d, uk);
 		restart_now(d, uk, "restart on failure");
 	}
 }
