@@ -35,6 +35,11 @@
  * reference is dropped: holders can still call anything here (sends then
  * fail, returning -1), never touching freed memory. Then `released` runs.
  * Callbacks may free or close the connection they are called for.
+ * `closed` runs from the event loop, or from pt_fconn_abort and
+ * pt_fconn_close_when_flushed; never from inside a send or a release, so
+ * a caller's own state survives the calls it makes (a send that finds the
+ * peer gone marks the connection closed at once, pt_fconn_is_closed, and
+ * the owner hears of it on the next turn).
  *
  * Streams. A connection may carry one stream at a time: a producer
  * (`drain`: called when the output has drained below low_water, to queue
