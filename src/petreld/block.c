@@ -974,7 +974,7 @@ dump_deflate(pt_conn *c, dump_stream *s, const uint8_t *p, size_t n,
 		size_t got = sizeof(out) - s->zs.avail_out;
 		if (got > 0)
 			send_chunk(c, &s->h, out, got);
-		if (!c->streaming)
+		if (!conn_streaming(c))
 			return 0;  /* the peer went: nothing more to send */
 	} while (s->zs.avail_out == 0 || (finish && rc != Z_STREAM_END));
 	return 0;
@@ -1004,9 +1004,9 @@ static void
 dump_produce(pt_conn *c)
 {
 	dump_stream *s = c->stream.ctx;
-	if (!c->streaming || conn_out_pending(c) > 0)
+	if (!conn_streaming(c) || conn_out_pending(c) > 0)
 		return;
-	while (!c->dead && c->streaming &&
+	while (!conn_dead(c) && conn_streaming(c) &&
 	    conn_out_pending(c) < DUMP_HIGH_WATER) {
 		ssize_t r = read(s->fd, s->buf, sizeof(s->buf));
 		if (r < 0 && errno == EINTR)
@@ -1036,7 +1036,7 @@ dump_produce(pt_conn *c)
 			}
 			continue;
 		}
-		for (size_t off = 0; off < (size_t)r && c->streaming;
+		for (size_t off = 0; off < (size_t)r && conn_streaming(c);
 		    off += CHUNK)
 			send_chunk(c, &s->h, s->buf + off,
 			    (size_t)r - off < CHUNK ? (size_t)r - off : CHUNK);

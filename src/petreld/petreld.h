@@ -22,6 +22,7 @@
 #include "server.h"
 #include "util.h"
 #include "wire.h"
+#include "fconn.h"
 #include "frame.h"
 #include "solo5.h"
 
@@ -103,19 +104,22 @@ struct pt_daemon {
 	bool loading;              /* state being restored: no writes */
 };
 
-/* ---- conn.c ---- */
+/* ---- conn.c: petreld's side of the framed connection (src/daemon/fconn.h:
+ * bounds, backpressure, half-close, lifetime, streams) ---- */
 
-/* Stream hooks for commands that carry data (block set / dump). */
+/* Stream hooks for commands that carry data (block set / dump, log). */
 typedef struct {
 	/* A raw frame of an upload (end = the terminator). The hook replies
 	 * and finishes (or discards) when the upload is over; returns 0, or
 	 * 1 to be called again with the same frame from a later event-loop
 	 * turn (work bounded per turn; no input is read meanwhile).
-	 * NULL: the stream takes no input, a frame drops the connection. */
+	 * NULL: the stream takes no input; a frame from the client ends it
+	 * and the connection. The end of input (a half-close) cuts an upload
+	 * and lets any other stream finish. */
 	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
-	/* The output buffer drained below the low-water mark. */
+	/* The output drained below the low-water mark. */
 	void (*on_drain)(pt_conn *c);
-	/* The connection goes away (peer closed, error, or finish). */
+	/* The stream is over (peer closed, error, finish, replaced). */
 	void (*on_close)(pt_conn *c);
 	void *ctx;
 } pt_stream;
@@ -123,31 +127,8 @@ typedef struct {
 struct pt_conn {
 	pt_conn *next, *prev;
 	pt_daemon *d;
-	int fd;
-	struct event *rev, *wev;
-	struct event *idle;  /* closes a connection that sends nothing */
-	struct event *wtimer;  /* closes one that reads nothing we send */
-	pt_frame_reader rd;
-	pt_buf out;
-	size_t out_off;
-	bool closing;      /* close once the output is flushed */
-	int refs;          /* holders: the event loop and operations */
-	int ops;           /* asynchronous operations that will reply */
-	bool dead;         /* socket gone; struct freed when refs drop */
-	bool streaming;    /* hooks installed */
-	/* The socket went while a holder ran: on_close waits until the last
-	 * reference is dropped, so the stream's state outlives the hook that
-	 * was using it when a send failed. */
-	bool stream_close_pending;
+	pt_fconn *f;
 	pt_stream stream;
-	/* Input the stream has not finished with (see on_frame): handed to
-	 * it again from `resume`; it lies in the frame reader, which is not
-	 * touched meanwhile. */
-	struct event *resume;
-	bool held;
-	bool held_end;
-	const uint8_t *held_p;
-	size_t held_n;
 	const char *cmd;   /* the command being handled, for refusals */
 };
 
@@ -171,6 +152,10 @@ void conn_finish(pt_conn *c, bool keep_open);
 void conn_hold(pt_conn *c);
 void conn_release(pt_conn *c);
 size_t conn_out_pending(const pt_conn *c);
+/* The peer is gone (sends do nothing); the struct lives while held. */
+bool conn_dead(const pt_conn *c);
+/* A stream is on (not ended, the peer still there). */
+bool conn_streaming(const pt_conn *c);
 /* Keeps the struct alive across calls that may close the connection
  * (from outside its own callbacks, e.g. while feeding a subscriber). */
 void conn_grab(pt_conn *c);
