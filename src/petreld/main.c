@@ -49,7 +49,7 @@ static const char usage_text[] =
 "  --events-ring N       events kept in memory for `log` subscribers\n"
 "                        (default 4096)\n"
 "  --no-console          do not tell petrel-console about unikernels\n"
-"                        (<tmpdir>/util/console.sock); by default petreld\n"
+"                        (<tmpdir>/console/console.sock); by default petreld\n"
 "                        does, and reconnects whenever it comes back\n"
 "  --console-timeout-ms MS  how long a launch waits for petrel-console to\n"
 "                        confirm it reads the new console (default 1000);\n"
