@@ -65,7 +65,7 @@ static int
 connect_console(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/util/console.sock",
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console/console.sock",
 	    tmpdir);
 	for (int i = 0; i < 500; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -13,7 +13,7 @@
  * or namespace is needed.
  *
  * petreld reads (and drops) a console FIFO that no petrel-console reads,
- * so the bench plays petrel-console on <tmpdir>/util/console.sock: on
+ * so the bench plays petrel-console on <tmpdir>/console/console.sock: on
  * `console add` it opens the FIFO (as petrel-console does, before it
  * answers), answers, and reads the FIFO until the ready line. That add
  * also marks the moment petreld is about to fork and exec the tender.
@@ -485,14 +485,14 @@ console_thread(void *arg)
 	}
 }
 
-/* Listens where petreld looks for petrel-console (its util/ exists once
+/* Listens where petreld looks for petrel-console (console/ exists once
  * petreld answers); petreld connects at its next launch. */
 static void
 console_start(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int n = snprintf(sa.sun_path, sizeof(sa.sun_path),
-	    "%s/util/console.sock", tmpdir);
+	    "%s/console/console.sock", tmpdir);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		fatal("console socket path too long");
 	con.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

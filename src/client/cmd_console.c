@@ -1,5 +1,6 @@
 /*
  * Console commands, answered by petrel-console on <tmpdir>/util/console.sock
+ * (petreld's symlink to <tmpdir>/console/console.sock)
  * (albatross-wire.md §8.3): console (subscribe) and inactive-consoles.
  */
 #include <stdio.h>

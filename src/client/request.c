@@ -2,9 +2,11 @@
  * One conversation with a daemon: encode the command, send it (or print it
  * with --socket=-), read and check the replies.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client.h"
 #include "escape.h"
@@ -13,13 +15,29 @@
  * the client allocate without bound. */
 #define DECODE_LIMIT ((size_t)512 * 1024 * 1024)
 
+/* albatross's paths: <tmpdir>/util/vmmd.sock and util/console.sock. The
+ * latter is petreld's symlink to petrel-console's own socket,
+ * <tmpdir>/console/console.sock, which is used directly while there is no
+ * link (petrel-console running without a petreld yet). */
 static const char *
 socket_path(const pt_client *c, pt_sock_kind sock, char *buf, size_t cap)
 {
 	if (c->socket != NULL)
 		return c->socket;
-	snprintf(buf, cap, "%s/util/%s", c->tmpdir,
-	    sock == PT_SOCK_CONSOLE ? "console.sock" : "vmmd.sock");
+	if (sock != PT_SOCK_CONSOLE) {
+		snprintf(buf, cap, "%s/util/vmmd.sock", c->tmpdir);
+		return buf;
+	}
+	struct stat st;
+	snprintf(buf, cap, "%s/console/console.sock", c->tmpdir);
+	if (stat(buf, &st) == 0) {
+		char link[4096];
+		snprintf(link, sizeof(link), "%s/util/console.sock",
+		    c->tmpdir);
+		if (lstat(link, &st) < 0 && errno == ENOENT)
+			return buf;
+	}
+	snprintf(buf, cap, "%s/util/console.sock", c->tmpdir);
 	return buf;
 }
 

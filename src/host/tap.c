@@ -6,9 +6,11 @@
  * the caller at that moment.
  */
 #include "tap.h"
+#include "image.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,29 @@
 #define TUN_DEVICE "/dev/net/tun"
 /* How often a lost race for a tap name is retried before giving up. */
 #define TAP_NAME_ATTEMPTS 64
+
+void
+pt_tap_owner(char out[PT_TAP_OWNER_MAX], const char *rundir_real,
+    unsigned long long db_dev, unsigned long long db_ino)
+{
+	char full[PATH_MAX + 64];
+	int n = snprintf(full, sizeof(full), "petrel:%s db:%llx:%llu",
+	    rundir_real, db_dev, db_ino);
+	if (n >= 0 && n < PT_TAP_OWNER_MAX) {
+		memcpy(out, full, (size_t)n + 1);
+		return;
+	}
+	/* Too long for an alias (or even for full): the hash stays unique
+	 * per daemon, only less telling in `ip link`. */
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(full) ? (size_t)n :
+	    sizeof(full) - 1;
+	uint8_t h[32];
+	pt_sha256((const uint8_t *)full, len, h);
+	int k = snprintf(out, PT_TAP_OWNER_MAX, "petrel:sha256:");
+	for (size_t i = 0; i < sizeof(h); i++)
+		k += snprintf(out + k, PT_TAP_OWNER_MAX - (size_t)k, "%02x",
+		    h[i]);
+}
 
 /* A name the kernel could accept for an interface: 1..15 bytes, no '/',
  * no white space, not "." or "..". */

@@ -12,6 +12,16 @@
 #include "util.h"
 
 #define PT_TAP_PREFIX "vmmtap"
+/* An alias is at most 255 bytes (the kernel's IFALIASZ with its NUL). */
+#define PT_TAP_OWNER_MAX 256
+
+/* The alias a petreld gives its taps: "petrel:<run dir> db:<dev>:<ino>",
+ * from the canonical (absolute, symlink-free) run dir and the identity of
+ * the db dir, so that two daemons never share one, whatever their cwd or
+ * mount namespace; "petrel:sha256:<hex>" of that text when it is too long.
+ * Pure: no I/O. */
+void pt_tap_owner(char out[PT_TAP_OWNER_MAX], const char *rundir_real,
+    unsigned long long db_dev, unsigned long long db_ino);
 
 /* Creates a persistent tap named with the lowest free PT_TAP_PREFIX<N>,
  * enslaves it to `bridge` and sets it up. `owner` (may be NULL) becomes

@@ -66,6 +66,7 @@ typedef struct {
 	 * dropped: it holds a slot, its output and maybe a device lock. */
 	int64_t write_timeout_ms;
 	const char *console_group; /* petrel-console's group, or NULL */
+	const char *group;         /* operators' group for vmmd.sock, or NULL */
 	int64_t console_timeout_ms; /* a launch waits this long for `add` */
 } pt_opts;
 
@@ -81,7 +82,12 @@ struct pt_daemon {
 	char block_dir[PATH_MAX];
 	char image_dir[PATH_MAX];  /* <dbdir>/images: the stored images */
 	char state_path[PATH_MAX];
-	char tap_owner[PATH_MAX + 8]; /* "petrel:<tmpdir>", the taps' alias */
+	char tap_owner[PATH_MAX + 8]; /* the taps' alias (pt_tap_owner) */
+	/* The canonical --tmpdir and --dbdir, which o.tmpdir and o.dbdir
+	 * point to once rundir_setup made them: the cwd no longer matters. */
+	char tmpdir_real[PATH_MAX];
+	char dbdir_real[PATH_MAX];
+	int run_lock_fd, db_lock_fd; /* held for our life; -1: not taken */
 
 	pt_res *res;
 	pt_policy *host_root;      /* the host's resources */
@@ -175,6 +181,17 @@ void conn_continue_later(pt_conn *c, const uint8_t *p, size_t n, bool end);
  * closes. (Closing with unread data would reset the connection, and the
  * client could lose the reply.) */
 void conn_discard_upload(pt_conn *c);
+
+/* ---- rundir.c: directories, locks, who may reach what ---- */
+
+/* Takes the locks of the db dir and the run dir, then makes or repairs
+ * every directory (docs/permissions.md) and the taps' alias. First thing
+ * at start-up: nothing else touches either directory before. */
+int rundir_setup(pt_daemon *d, pt_err *err);
+void rundir_close(pt_daemon *d);
+/* The gid of group `name`, given to option --`opt`. */
+int rundir_group(const char *name, const char *opt, gid_t *gid,
+    pt_err *err);
 
 /* ---- listener.c ---- */
 

@@ -444,7 +444,7 @@ launch_files(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, char *img,
 	uk->has_image = true;
 	/* A FIFO left by a crashed petreld would make mkfifo fail. */
 	pt_unlink_quiet(fifo);
-	if (mkfifo(fifo, 0660) < 0)
+	if (mkfifo(fifo, 0640) < 0)
 		return pt_fail(err, "console FIFO %s: %s", fifo,
 		    strerror(errno));
 	uk->has_fifo = true;
