@@ -368,6 +368,9 @@ void ev_close(pt_daemon *d);
  * new events, as data [2] with the request header. */
 void ev_cmd_subscribe(pt_conn *c, const pt_header *h,
     const pt_log_subscribe *s);
+/* evrecord.c: `log record` (PT_CMD_LOG_RECORD) of login, logout and
+ * refused events, from petrel-tls. */
+void ev_cmd_record(pt_conn *c, const pt_header *h, const pt_event *e);
 /* SHA-256 of the DER UnikernelConfig with an empty image: the digest of
  * created / force-created. */
 void ev_config_digest(const pt_ukconfig *cfg, uint8_t out[32]);
