@@ -287,3 +287,217 @@ def test_tls12_client(tls):
         tls.client(leaf, tls12=True)
     assert_same_state(pd, before, "a TLS 1.2 client")
     wait_event(pd, "refused", lambda e: e.get("command") == "tls")
+
+
+# ---- revocation -----------------------------------------------------------------
+
+def write_crl(td, name, data):
+    """Atomically, as an operator's tool would (temp file, rename)."""
+    tmp = os.path.join(td.crl_dir, ".%s.tmp" % name)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, os.path.join(td.crl_dir, name))
+
+
+def test_crl_added_and_replaced_while_running(tls):
+    pki = tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    web = pki.leaf("web", team, T.cmd_uk_info())
+    db = pki.leaf("db", team, T.cmd_uk_info())
+    assert T.decode(only_frame(tls.request(web)))[2] == 0xA1
+    write_crl(tls, "team.crl", pki.crl(team, [web]))
+    refused(tls, web, "revoked: CN=web")
+    assert T.decode(only_frame(tls.request(db)))[2] == 0xA1
+    # replaced (in place, DER this time): web is back, db is out
+    with open(os.path.join(tls.crl_dir, "team.crl"), "wb") as f:
+        f.write(pki.crl(team, [db], pem=False))
+    H.wait_for(lambda: T.decode(only_frame(tls.request(web)))[2] == 0xA1, 10,
+               what="the replaced CRL to take effect")
+    refused(tls, db, "revoked: CN=db")
+    # a revoked sub-CA refuses everything below it
+    alice = pki.ca("alice", team, policy=pol(uks=1))
+    deep = pki.leaf("web", alice, T.cmd_uk_info())
+    assert T.decode(only_frame(tls.request(deep)))[2] == 0xA1
+    write_crl(tls, "root.crl", pki.crl(pki.root, [team]))
+    refused(tls, deep, "revoked: CN=team")
+    assert tls.alive()
+
+
+def test_crl_that_does_not_verify_is_ignored(tls):
+    pki = tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    web = pki.leaf("web", team, T.cmd_uk_info())
+    forger = T.ec.generate_private_key(T.ec.SECP256R1())
+    write_crl(tls, "forged.crl", pki.crl(team, [web], signer=forger))
+    write_crl(tls, "garbage.crl", b"not a CRL at all\n")
+    assert T.decode(only_frame(tls.request(web)))[2] == 0xA1
+    H.wait_for(lambda: "does not verify against its key: ignored"
+               in tls.log_text(), 10, what="the warning about the forged CRL")
+    assert "neither PEM nor DER" in tls.log_text()
+
+
+# ---- streams, uploads, events ---------------------------------------------------
+
+def test_login_logout_recorded(tls):
+    pd, pki = tls.pd, tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    assert T.decode(only_frame(tls.request(
+        pki.leaf("web", team, T.cmd_uk_info()))))[2] == 0xA1
+    login = wait_event(pd, "login", lambda e: e["name"] == "team:web")
+    wait_event(pd, "logout", lambda e: e["name"] == "team:web")
+    assert login[0].get("port", 0) > 0, login
+
+
+def test_console_subscribe_stream(tls_factory, petrel_console, images):
+    cd = petrel_console
+    td = tls_factory(pd=cd.pd)
+    pd, pki = td.pd, td.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    img = images.path("hvt", nets=["service"])
+    pd.ok("add-policy", "team:", "--unikernels", "4", "--mem", "1024",
+          "--cpu", "0", "--cpu", "1", "--bridge", "br0")
+    pd.ok("create", "team:web", img, "--mem", "32", "--net", "service:br0",
+          "--arg", "print:hello%20from%20web", "--arg", "run")
+    c = td.client(pki.leaf("web", team, T.cmd_console_subscribe(10)))
+    try:
+        first = c.frame()
+        assert T.success_string(first) in ("subscribed", "waiting for VM")
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            f = c.frame()
+            assert f is not None, "stream ended"
+            name, _, ptag, content = T.decode(f)
+            if ptag == 0xA3 and b"hello from web" in content:
+                assert name == "team:web"
+                break
+        else:
+            pytest.fail("no console line came through")
+    finally:
+        c.close()
+    pd.ok("destroy", "team:web")
+
+
+def test_block_upload_and_dump(tls):
+    pd, pki = tls.pd, tls.pki
+    team = pki.ca("team", pki.root, policy=pol(block=64))
+    body = only_frame(tls.request(pki.leaf("disk", team, T.cmd_block_add(4))))
+    assert T.success_string(body) == "added block device", T.decode(body)
+    data = os.urandom(3 << 20)
+    chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+    body = only_frame(tls.request(pki.leaf("disk", team, T.cmd_block_set()),
+                                  upload=chunks))
+    assert T.success_string(body) == "set block device", T.decode(body)
+    frames = tls.request(pki.leaf("disk", team, T.cmd_block_dump(0)))
+    got = b""
+    for f in frames[1:-1]:
+        name, _, ptag, content = T.decode(f)
+        assert ptag == 0xA3, f[:40]
+        # data [4] chunk [0] OCTET STRING
+        t, s, e = H.parse_tlv(content)
+        t2, s2, e2 = H.parse_tlv(content, s)
+        t3, s3, e3 = H.parse_tlv(content, s2)
+        got += content[s3:e3]
+    assert got[:len(data)] == data
+    assert len(got) == 4 << 20
+    last = T.decode(frames[-1])
+    assert last[0] == "team:disk" and last[1] == 0 and last[2] == 0xA3
+    # an upload refused at once still gets its reply
+    text = refused(tls, pki.leaf("nodisk", team, T.cmd_block_set()),
+                   "not found", upload=chunks[:8])
+    assert text
+
+
+def stream_create(td, leaf, data, chunk=256 * 1024):
+    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    return only_frame(td.request(leaf, upload=chunks))
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_streamed_image_create(tls, images, compressed):
+    pd, pki = tls.pd, tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    image = images.data("hvt", nets=["service"])
+    # 8 MB: the ELF padded (the stand-in tender reads the notes only)
+    image = image + b"\0" * ((8 << 20) - len(image))
+    data = zlib.compress(image, 6) if compressed else image
+    cfg = running_config(b"", compressed=compressed)
+    body = stream_create(tls, pki.leaf("web", team, T.cmd_uk_create(cfg)),
+                         data)
+    assert T.success_string(body) == "created unikernel", T.decode(body)
+    stored = open(os.path.join(pd.dbdir, "images", "team:web.img"), "rb").read()
+    assert stored == data
+    info = pd.info()["team:web"]
+    import hashlib
+    assert info["digest"] == hashlib.sha256(image).hexdigest(), info
+    pd.ok("destroy", "team:web")
+
+
+def test_streamed_image_refusals(tls, images):
+    pd, pki = tls.pd, tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    image = images.data("hvt", nets=["service"])
+    # team's policy is installed by the first request; then nothing more
+    only_frame(tls.request(pki.leaf("web", team, T.cmd_uk_info())))
+    before = state_of(pd)
+    # not an image
+    cfg = running_config(b"")
+    text = T.failure_text(stream_create(
+        tls, pki.leaf("web", team, T.cmd_uk_create(cfg)), b"\x7fELF" + b"x" * 5000))
+    assert "ELF" in text, text
+    # a broken zlib stream
+    cfg = running_config(b"", compressed=True)
+    text = T.failure_text(stream_create(
+        tls, pki.leaf("web", team, T.cmd_uk_create(cfg)), b"not zlib" * 100))
+    assert "inflate" in text, text
+    # truncated zlib stream
+    text = T.failure_text(stream_create(
+        tls, pki.leaf("web", team, T.cmd_uk_create(cfg)),
+        zlib.compress(image)[:-10]))
+    assert "truncated" in text or "inflate" in text, text
+    assert "team:web" not in pd.info()
+    snap, _, uks = before
+    pd.assert_unchanged(snap, "refused streamed creates")
+
+
+def test_streamed_create_on_petreld_socket(petreld, images):
+    """The same stream, straight to petreld's Unix socket (§9.6 via
+    petrel-tls, but petreld accepts it from anyone allowed there)."""
+    pd = petreld
+    image = images.data("hvt", nets=["service"])
+    cfg = running_config(b"")
+    body = H.der_seq(H.wire_header(":web"), H.create_command(cfg))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    try:
+        s.connect(pd.sock)
+        s.sendall(len(body).to_bytes(4, "big") + body)
+        for i in range(0, len(image), 1000):
+            part = image[i:i + 1000]
+            s.sendall(len(part).to_bytes(4, "big") + part)
+        s.sendall(b"\0\0\0\0")
+        n = int.from_bytes(H.recv_exact(s, 4), "big")
+        reply = H.recv_exact(s, n)
+    finally:
+        s.close()
+    assert b"created unikernel" in reply, reply
+    assert ":web" in pd.info()
+    pd.ok("destroy", ":web")
+
+
+def test_streamed_create_cut_off_leaves_nothing(tls, images):
+    pd, pki = tls.pd, tls.pki
+    team = pki.ca("team", pki.root, policy=pol())
+    only_frame(tls.request(pki.leaf("web", team, T.cmd_uk_info())))
+    before = state_of(pd)
+    cfg = running_config(b"")
+    c = tls.client(pki.leaf("web", team, T.cmd_uk_create(cfg)))
+    for _ in range(16):
+        c.send_frame(b"\0" * 65536)
+    H.wait_for(lambda: any(".img.new" in f for f in H.files_under(pd.dbdir)),
+               10, what="the upload to reach petreld's disk")
+    c.close()
+    snap = before[0]
+    H.wait_for(lambda: pd.snapshot()["dbdir files"] == snap["dbdir files"],
+               10, what="the cut upload's files to be removed")
+    assert_same_state(pd, before, "a cut-off upload")
