@@ -4,6 +4,7 @@
  * the event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -309,6 +310,16 @@ main(int argc, char **argv)
 		memset(&ss, 0, sizeof(ss));
 		if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
 			ss.ss_family = AF_UNSPEC;
+		/* The loop never blocks on a read or write. */
+		for (int fd = 0; fd <= 1; fd++) {
+			int fl = fcntl(fd, F_GETFL);
+			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+			    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+				tls_log(TLS_LOG_ERR, "--inetd: fd %d: %s", fd,
+				    strerror(errno));
+				return 1;
+			}
+		}
 		session_start(&d, 0, 1, &ss);
 	} else {
 		tls_log(TLS_LOG_INFO, "listening on port %d (%zu sockets)",

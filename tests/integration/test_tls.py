@@ -501,3 +501,109 @@ def test_streamed_create_cut_off_leaves_nothing(tls, images):
     H.wait_for(lambda: pd.snapshot()["dbdir files"] == snap["dbdir files"],
                10, what="the cut upload's files to be removed")
     assert_same_state(pd, before, "a cut-off upload")
+
+
+# ---- the daemon: sandbox, modes, caps -------------------------------------------
+
+def test_seccomp_kills_on_execve(tls_factory):
+    """--test-execve-after-seccomp (tests only, docs/tls.md): execve once
+    the filter is in place; the filter must kill the process."""
+    td = tls_factory(start=False)
+    p = subprocess.run(td.argv(["--test-execve-after-seccomp"]),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGSYS, (p.returncode, p.stderr)
+    assert "test: execve after seccomp" in p.stderr
+
+
+def test_drops_to_user(tls_factory):
+    td = tls_factory(extra_args=["--user", "nobody"])
+    status = open("/proc/%d/status" % td.proc.pid).read()
+    # the netns exec wrapper execs, so the pid is petrel-tls's own
+    uid = [l for l in status.splitlines() if l.startswith("Uid:")][0].split()
+    cap = [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()
+    seccomp = [l for l in status.splitlines() if l.startswith("Seccomp:")][0].split()
+    assert uid[1:] == ["65534"] * 4, status
+    assert int(cap[1], 16) == 0, status
+    assert seccomp[1] == "2", status
+    # nobody may not reach petreld's socket: a clear failure, no crash
+    leaf = td.pki.leaf("web", td.pki.root, T.cmd_uk_info())
+    assert T.failure_text(only_frame(td.request(leaf))) == "couldn't reach service"
+    assert td.alive()
+
+
+def test_inetd_mode(tls_factory):
+    td = tls_factory(start=False)
+    pd, pki = td.pd, td.pki
+    ours, theirs = socket.socketpair()
+    with open(td.logfile, "ab") as log:
+        p = subprocess.Popen(td.argv(["--inetd"]), stdin=theirs, stdout=theirs,
+                             stderr=log)
+    theirs.close()
+    try:
+        leaf = pki.leaf(".", pki.root, T.cmd_policy_info())
+        files = pki.client_files(leaf)
+        ctx = T.client_context(pki, files)
+        ours.settimeout(30)
+        s = ctx.wrap_socket(ours, server_hostname="localhost")
+        c = T.Client.__new__(T.Client)
+        c.s = s
+        body = only_frame(c.frames())
+        assert T.decode(body)[2] == 0xA1
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        ours.close()
+    wait_event(pd, "logout", lambda e: e["name"] == ":")
+
+
+def test_caps_and_timeouts(tls_factory):
+    td = tls_factory(extra_args=["--max-per-address", "1",
+                                 "--handshake-timeout-ms", "1000",
+                                 "--idle-timeout-ms", "1000"])
+    pki = td.pki
+    raw = T.ns_socket(td.pd.ns.name)
+    raw.settimeout(30)
+    # accepted first (the accept loop takes connections in order)
+    raw.connect(("127.0.0.1", td.port))
+    # a second connection from the same address is closed at once
+    leaf = pki.leaf("web", pki.root, T.cmd_uk_info())
+    H.wait_for(lambda: _refused_at_once(td, leaf), 10,
+               what="the per-address cap to close a second connection")
+    assert "--max-per-address" in td.log_text()
+    # the silent first one is dropped once its handshake times out
+    t0 = time.monotonic()
+    assert raw.recv(1) == b""
+    assert time.monotonic() - t0 < 15
+    raw.close()
+    H.wait_for(lambda: "handshake timed out" in td.log_text(), 10)
+    # an upload that stalls is dropped too
+    team = pki.ca("team", pki.root, policy=pol(block=64))
+    only_frame(td.request(pki.leaf("disk", team, T.cmd_block_add(1))))
+    c = td.client(pki.leaf("disk", team, T.cmd_block_set()))
+    try:
+        t0 = time.monotonic()
+        c.send_frame(b"x" * 100)
+        with pytest.raises((ConnectionError, ssl.SSLError, AssertionError,
+                            socket.timeout)):
+            f = c.frame()
+            assert f is not None and T.failure_text(f)
+            raise ConnectionError("closed")
+        assert time.monotonic() - t0 < 15
+    finally:
+        c.close()
+    H.wait_for(lambda: "idle" in td.log_text(), 10)
+
+
+def _refused_at_once(td, leaf):
+    try:
+        c = td.client(leaf)
+    except (ssl.SSLError, ConnectionError, OSError):
+        return True
+    try:
+        return c.frames() == []
+    except (ssl.SSLError, ConnectionError, OSError):
+        return True
+    finally:
+        c.close()
