@@ -275,6 +275,44 @@ start(tls_daemon *d, pt_err *err)
 	return 0;
 }
 
+/* Runs until SIGTERM/SIGINT, or the one --inetd session is over. */
+static int
+serve(tls_daemon *d)
+{
+	if (d->o.test_execve) {
+		char *const args[] = {"/bin/true", NULL};
+		tls_log(TLS_LOG_INFO, "test: execve after seccomp");
+		execve(args[0], args, NULL);
+		tls_log(TLS_LOG_ERR, "test: execve returned: %s",
+		    strerror(errno));
+		return 1;
+	}
+	if (d->o.inetd) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+			ss.ss_family = AF_UNSPEC;
+		/* The loop never blocks on a read or write. */
+		for (int fd = 0; fd <= 1; fd++) {
+			int fl = fcntl(fd, F_GETFL);
+			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+			    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+				tls_log(TLS_LOG_ERR, "--inetd: fd %d: %s", fd,
+				    strerror(errno));
+				return 1;
+			}
+		}
+		session_start(d, 0, 1, &ss);
+	} else {
+		tls_log(TLS_LOG_INFO, "listening on port %d (%zu sockets)",
+		    d->o.port, d->nlisten_fds);
+	}
+	event_base_dispatch(d->base);
+	session_close_all(d);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -292,47 +330,20 @@ main(int argc, char **argv)
 	tls_log_init(d.o.use_syslog, d.o.verbosity);
 	signal(SIGPIPE, SIG_IGN);
 	pt_err err = {{0}};
+	int rc = 0;
 	if (start(&d, &err) < 0) {
 		tls_log(TLS_LOG_ERR, "%s", err.msg);
-		return 1;
-	}
-	if (d.o.test_execve) {
-		char *const args[] = {"/bin/true", NULL};
-		tls_log(TLS_LOG_INFO, "test: execve after seccomp");
-		execve(args[0], args, NULL);
-		tls_log(TLS_LOG_ERR, "test: execve returned: %s",
-		    strerror(errno));
-		return 1;
-	}
-	if (d.o.inetd) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		memset(&ss, 0, sizeof(ss));
-		if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-			ss.ss_family = AF_UNSPEC;
-		/* The loop never blocks on a read or write. */
-		for (int fd = 0; fd <= 1; fd++) {
-			int fl = fcntl(fd, F_GETFL);
-			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-			    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-				tls_log(TLS_LOG_ERR, "--inetd: fd %d: %s", fd,
-				    strerror(errno));
-				return 1;
-			}
-		}
-		session_start(&d, 0, 1, &ss);
+		rc = 1;
 	} else {
-		tls_log(TLS_LOG_INFO, "listening on port %d (%zu sockets)",
-		    d.o.port, d.nlisten_fds);
+		rc = serve(&d);
 	}
-	event_base_dispatch(d.base);
-	session_close_all(&d);
 	listen_stop(&d);
 	for (int i = 0; i < 2; i++)
 		if (d.sig_ev[i] != NULL)
 			event_free(d.sig_ev[i]);
 	crl_free(d.crls);
 	SSL_CTX_free(d.ctx);
-	event_base_free(d.base);
-	return 0;
+	if (d.base != NULL)
+		event_base_free(d.base);
+	return rc;
 }

@@ -229,6 +229,7 @@ relay_reply(tls_session *s, const pt_wire *w)
 		 * that closing does not reset the connection and lose the
 		 * reply. */
 		s->state = S_DRAIN;
+		tconn_resume(s->t);  /* it may be paused for backpressure */
 		return;
 	}
 	s->state = S_DONE;

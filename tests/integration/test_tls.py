@@ -607,3 +607,47 @@ def _refused_at_once(td, leaf):
         return True
     finally:
         c.close()
+
+
+def test_socket_activation(tls_factory):
+    """LISTEN_FDS: the sockets systemd made (here: two, v4 and v6, made
+    in the namespace) are used as they are."""
+    td = tls_factory(start=False)
+    pki = td.pki
+    socks = []
+    for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        s = T.ns_socket(td.pd.ns.name, family)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, 2025))
+        s.listen(16)
+        socks.append(s)
+    fds = [s.fileno() for s in socks]
+
+    def child():
+        for i, fd in enumerate(fds):
+            os.dup2(fd, 3 + i)
+        os.environ["LISTEN_PID"] = str(os.getpid())
+        os.environ["LISTEN_FDS"] = str(len(fds))
+    # no `ip netns exec`: the sockets already are in the namespace
+    argv = td.argv()
+    argv = argv[argv.index(str(td.bin)):]
+    with open(td.logfile, "ab") as log:
+        # 3 and 4 are kept: they are the dup2 targets (close_fds runs
+        # after preexec_fn)
+        assert min(fds) > 4
+        p = subprocess.Popen(argv, stdout=log, stderr=log,
+                             pass_fds=fds + [3, 4], preexec_fn=child)
+    td.proc = p
+    for s in socks:
+        s.close()
+    H.wait_for(lambda: "listening on port" in td.log_text(), 20,
+               what="petrel-tls to start")
+    assert "(2 sockets)" in td.log_text()
+    td.port = 2025
+    leaf = pki.leaf(".", pki.root, T.cmd_policy_info())
+    for addr in ("127.0.0.1", "::1"):
+        c = td.client(leaf, addr=addr)
+        try:
+            assert T.decode(only_frame(c.frames()))[2] == 0xA1
+        finally:
+            c.close()
