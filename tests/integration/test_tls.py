@@ -651,3 +651,42 @@ def test_socket_activation(tls_factory):
             assert T.decode(only_frame(c.frames()))[2] == 0xA1
         finally:
             c.close()
+
+
+def test_help_names_every_option():
+    out = subprocess.run([need_binary(TLS_BIN), "--help"], capture_output=True,
+                         text=True, timeout=30).stdout
+    for opt in ("--ca", "--cert", "--key", "--crl-dir", "--dbdir", "--tmpdir",
+                "--port", "--listen", "--user", "--inetd", "--max-connections",
+                "--max-per-address", "--handshake-timeout-ms",
+                "--idle-timeout-ms", "LISTEN_FDS", "seccomp"):
+        assert opt in out, opt
+
+
+def test_stats_without_a_stats_daemon(tls):
+    leaf = tls.pki.leaf("web", tls.pki.root,
+                        H.der_ctx(1, H.der_ctx(2, H.der_null())))
+    assert T.failure_text(only_frame(tls.request(leaf))) == \
+        "couldn't reach service"
+
+
+def _log_record(pd, event):
+    """`log record` straight to petreld: WireCommand [2] [1] LogEntry."""
+    entry = H.der_seq(H.tlv(0x18, b"20240102030405Z"), event)
+    body = H.der_seq(H.wire_header(":"), H.der_ctx(0, H.der_ctx(2, H.der_ctx(1, entry))))
+    return H.wire_request(pd.sock, body)
+
+
+def test_log_record_only_for_endpoint_events(petreld):
+    pd = petreld
+    login = H.der_ctx(1, H.der_seq(H.der_utf8("team:web"),
+                                   H.der_octets(bytes([10, 0, 0, 1])),
+                                   H.der_int(4242)))
+    assert b"recorded" in _log_record(pd, login)
+    ev = wait_event(pd, "login", lambda e: e["name"] == "team:web")
+    # petreld's time, not the one sent
+    assert not ev[0]["time"].startswith("2024-01-02"), ev
+    destroyed = H.der_ctx(10, H.der_utf8(":web"))
+    reply = _log_record(pd, destroyed)
+    assert b"only login, logout and refused" in reply, reply
+    assert not events(pd, "destroyed")

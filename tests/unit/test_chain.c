@@ -402,6 +402,8 @@ test_leaf_allowed(void **state)
 	assert_false(pt_chain_leaf_allowed(PT_CMD_POLICY_REMOVE));
 	assert_false(pt_chain_leaf_allowed(PT_CMD_STATS_INITIAL));
 	assert_false(pt_chain_leaf_allowed(PT_CMD_LOG_SUBSCRIBE));
+	/* petrel-tls's own way into petreld's log: never a tenant's */
+	assert_false(pt_chain_leaf_allowed(PT_CMD_LOG_RECORD));
 }
 
 /* The name limit of name.h applies to names built from CNs. */
