@@ -10,17 +10,30 @@
  * What can be refused before any data is refused at once; the rest of the
  * upload is then read and dropped, so that the reply is not lost to a
  * reset connection.
+ *
+ * A client that sends an empty image and no stream (albatross's clients
+ * never stream to vmmd; an empty image there is a mistake) would wait for
+ * a reply forever: without a first frame within FIRST_FRAME_MS the create
+ * is refused as an empty image. petrel-tls sends the command only once the
+ * remote client's first frame is there, so its streams are never cut by
+ * this.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "image.h"
 #include "imagesink.h"
 #include "petreld.h"
 
+#define FIRST_FRAME_MS 1000
+
 typedef struct {
+	pt_conn *c;
+	struct event *first;  /* no frame yet: the FIRST_FRAME_MS timer */
 	pt_header h;
 	bool force;
 	pt_arena arena;       /* owns cfg */
@@ -34,6 +47,8 @@ static void
 up_free(up_stream *u)
 {
 	pt_image_sink_abort(u->sink);
+	if (u->first != NULL)
+		event_free(u->first);
 	pt_arena_free(&u->arena);
 	free(u);
 }
@@ -130,6 +145,10 @@ up_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 {
 	up_stream *u = c->stream.ctx;
 	pt_err err = {{0}};
+	if (u->first != NULL) {
+		event_free(u->first);
+		u->first = NULL;
+	}
 	if (end) {
 		up_done(c, u);
 		return 0;
@@ -142,6 +161,21 @@ up_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 		refuse_upload(c, &h, msg);  /* runs up_close */
 	}
 	return 0;
+}
+
+static void
+no_first_frame(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	up_stream *u = arg;
+	pt_conn *c = u->c;
+	pt_header h = u->h;  /* u goes with the stream */
+	conn_grab(c);
+	conn_refuse(c, &h, "empty image (and no image frames followed "
+	    "within %d ms)", FIRST_FRAME_MS);
+	conn_finish(c, false);  /* runs up_close */
+	conn_drop(c);
 }
 
 void
@@ -170,8 +204,17 @@ uk_cmd_create_stream(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 		refuse_upload(c, h, "out of memory");
 		return;
 	}
+	u->c = c;
 	u->h = *h;
 	u->force = force;
+	u->first = evtimer_new(d->base, no_first_frame, u);
+	struct timeval tv = {FIRST_FRAME_MS / 1000, (FIRST_FRAME_MS % 1000) *
+	    1000};
+	if (u->first == NULL || evtimer_add(u->first, &tv) < 0) {
+		up_free(u);
+		refuse_upload(c, h, "out of memory");
+		return;
+	}
 	if (persist_image_path(d, &h->name, ".img.new", u->store,
 	    sizeof(u->store), &err) < 0 ||
 	    pt_name_to_file(d->o.tmpdir, &h->name, ".img.new", u->run,

@@ -65,6 +65,7 @@ struct tls_session {
 	bool logged_in;
 	bool upload;           /* the client streams frames */
 	bool streaming;        /* the daemon streams frames */
+	bool cmd_held;         /* a streamed create waits for its first frame */
 	size_t next_policy;
 	int64_t expect_seq;
 	const char *service;
@@ -148,15 +149,27 @@ is_stream_reply(pt_cmd_kind k)
 	    k == PT_CMD_BLOCK_DUMP;
 }
 
+static int
+send_held_command(tls_session *s)
+{
+	s->cmd_held = false;
+	if (send_up(s, &s->chain.name, &s->chain.command) < 0) {
+		up_close(s);
+		finish_failure(s, "couldn't write unikernel to VMMD");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 send_command(tls_session *s)
 {
 	const pt_command *cmd = &s->chain.command;
-	if (send_up(s, &s->chain.name, cmd) < 0) {
-		up_close(s);
-		finish_failure(s, "couldn't write unikernel to VMMD");
+	/* A streamed create goes to petreld with its first frame: petreld
+	 * refuses an empty image that no frame follows soon (ukstream.c). */
+	s->cmd_held = cmd->kind != PT_CMD_BLOCK_SET && is_stream_upload(cmd);
+	if (!s->cmd_held && send_held_command(s) < 0)
 		return;
-	}
 	s->upload = is_stream_upload(cmd);
 	s->streaming = is_stream_reply(cmd->kind);
 	s->state = s->upload ? S_UPLOAD : s->streaming ? S_STREAM : S_REPLY;
@@ -429,6 +442,8 @@ on_frame(tls_tconn *t, const uint8_t *p, size_t n, void *ctx)
 	}
 	if (n == 0)
 		return;  /* an empty chunk is no data, and no terminator */
+	if (s->cmd_held && send_held_command(s) < 0)
+		return;
 	if (pt_fconn_send(s->up, p, n) < 0) {
 		up_close(s);
 		finish_failure(s, "writing block data");
@@ -458,6 +473,8 @@ on_end(tls_tconn *t, void *ctx)
 		tconn_close_when_flushed(t);
 		return;
 	}
+	if (s->cmd_held && send_held_command(s) < 0)
+		return;
 	if (pt_fconn_send(s->up, NULL, 0) < 0) {
 		up_close(s);
 		finish_failure(s, "writing block data");

@@ -455,6 +455,11 @@ def test_streamed_image_refusals(tls, images):
         tls, pki.leaf("web", team, T.cmd_uk_create(cfg)),
         zlib.compress(image)[:-10]))
     assert "truncated" in text or "inflate" in text, text
+    # no data at all: the terminator right away
+    cfg = running_config(b"")
+    text = T.failure_text(only_frame(tls.request(
+        pki.leaf("web", team, T.cmd_uk_create(cfg)), upload=[])))
+    assert "empty image" in text, text
     assert "team:web" not in pd.info()
     snap, _, uks = before
     pd.assert_unchanged(snap, "refused streamed creates")
