@@ -373,6 +373,16 @@ def test_console_subscribe_stream(tls_factory, petrel_console, images):
                 break
         else:
             pytest.fail("no console line came through")
+        # the console daemon goes away: the stream ends with a failure
+        # under the endpoint's header (§9.5)
+        cd.stop()
+        while True:
+            f = c.frame()
+            assert f is not None, "stream ended without a failure"
+            if T.decode(f)[2] == 0xA2:
+                break
+        assert T.failure_text(f) == "exception while reading from fd"
+        assert T.decode(f)[:2] == ("team:web", 0)
     finally:
         c.close()
     pd.ok("destroy", "team:web")
