@@ -51,14 +51,6 @@ tls_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-int64_t
-tls_now_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 tls_socket_path(const tls_daemon *d, const char *name, char *out,
     size_t cap)

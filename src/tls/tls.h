@@ -85,7 +85,6 @@ struct tls_daemon {
 	int64_t sequence;          /* the endpoint-global counter (§9.4) */
 	struct event *sig_ev[2];
 	bool stopping;
-	bool inetd_done;           /* --inetd: the one session ended */
 	size_t nrecords;           /* record.c: events on their way */
 };
 
@@ -174,6 +173,5 @@ int sandbox_seccomp(pt_err *err);
 /* The path of a local daemon's socket: <tmpdir>/util/<name>.sock. */
 int tls_socket_path(const tls_daemon *d, const char *name, char *out,
     size_t cap);
-int64_t tls_now_mono_ms(void);
 
 #endif
