@@ -11,4 +11,5 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential clang libclang-rt-14-dev meson ninja-build pkg-config \
 	libssl-dev libevent-dev libnl-3-dev libnl-route-3-dev zlib1g-dev \
-	libcmocka-dev python3 python3-pytest iproute2 procps
+	libcmocka-dev libseccomp-dev python3 python3-pytest python3-cryptography \
+	iproute2 procps

@@ -293,6 +293,12 @@ int uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
     const pt_blob *image, const pt_name *replacing, pt_uk_prep *p,
     pt_err *err);
 void uk_prep_discard(pt_uk_prep *p);
+/* Steps 2-4 for an image already staged in p (staged_image, staged_store
+ * and digest filled in: a streamed create, ukstream.c). On failure the
+ * staged files are removed. */
+int uk_prepare_staged(pt_daemon *d, const pt_name *name,
+    const pt_ukconfig *cfg, const pt_name *replacing, pt_uk_prep *p,
+    pt_err *err);
 /* New registry entry (not started) with a copy of cfg (image dropped). */
 pt_uk *uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg);
 void uk_register(pt_daemon *d, pt_uk *uk);
@@ -325,6 +331,14 @@ void uk_reap_fallback(pt_daemon *d);
 /* Command handlers (the reply may come later). */
 void uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
     bool force);
+/* The part of a create after its image is staged (ukcmd.c). */
+void uk_create_prepared(pt_conn *c, const pt_header *h,
+    const pt_ukconfig *cfg, bool force, pt_uk *old, pt_uk_prep *p);
+/* ukstream.c: a create whose image is empty and follows as raw frames
+ * (albatross-wire.md §9.6, the same stream as §8.4), written to disk as
+ * it arrives. */
+void uk_cmd_create_stream(pt_conn *c, const pt_header *h,
+    const pt_ukconfig *cfg, bool force);
 void uk_cmd_destroy(pt_conn *c, const pt_header *h);
 void uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r);
 
@@ -373,6 +387,9 @@ void ev_close(pt_daemon *d);
  * new events, as data [2] with the request header. */
 void ev_cmd_subscribe(pt_conn *c, const pt_header *h,
     const pt_log_subscribe *s);
+/* evrecord.c: `log record` (PT_CMD_LOG_RECORD) of login, logout and
+ * refused events, from petrel-tls. */
+void ev_cmd_record(pt_conn *c, const pt_header *h, const pt_event *e);
 /* SHA-256 of the DER UnikernelConfig with an empty image: the digest of
  * created / force-created. */
 void ev_config_digest(const pt_ukconfig *cfg, uint8_t out[32]);

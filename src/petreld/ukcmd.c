@@ -159,6 +159,10 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	pt_daemon *d = c->d;
 	const pt_name *name = &h->name;
 	pt_err err = {{0}};
+	if (cfg->image.len == 0) {
+		uk_cmd_create_stream(c, h, cfg, force);
+		return;
+	}
 	pt_uk *old = uk_find(d, name);
 	if (old != NULL && !force) {
 		fail_and_close(c, h,
@@ -181,6 +185,17 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 		conn_finish(c, false);
 		return;
 	}
+	uk_create_prepared(c, h, cfg, force, old, &p);
+}
+
+void
+uk_create_prepared(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
+    bool force, pt_uk *old, pt_uk_prep *prep)
+{
+	pt_daemon *d = c->d;
+	const pt_name *name = &h->name;
+	pt_err err = {{0}};
+	pt_uk_prep p = *prep;
 	pt_uk *uk = uk_new(d, name, cfg);
 	if (uk == NULL) {
 		uk_prep_discard(&p);

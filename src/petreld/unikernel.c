@@ -324,14 +324,11 @@ stage_image(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	return 0;
 }
 
+/* Steps 2-4, on the image staged in p. */
 static int
-prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
-    const uint8_t *data, size_t n, bool from_request,
+prepare_checks(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
     const pt_name *replacing, pt_uk_prep *p, pt_err *err)
 {
-	/* 1. the image, decompressed, with its digest */
-	if (stage_image(d, name, cfg, data, n, from_request, p, err) < 0)
-		return -1;
 	/* 2. ABI and manifest */
 	pt_solo5_manifest mft;
 	if (inspect_image(p->staged_image, &p->abi, &mft, err) < 0)
@@ -347,7 +344,17 @@ prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	    sizeof(p->tender), err) < 0)
 		return -1;
 	/* 4. resources and bridges */
-	if (check_resources(d, name, cfg, replacing, err) < 0)
+	return check_resources(d, name, cfg, replacing, err);
+}
+
+static int
+prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const uint8_t *data, size_t n, bool from_request,
+    const pt_name *replacing, pt_uk_prep *p, pt_err *err)
+{
+	/* 1. the image, decompressed, with its digest */
+	if (stage_image(d, name, cfg, data, n, from_request, p, err) < 0 ||
+	    prepare_checks(d, name, cfg, replacing, p, err) < 0)
 		return -1;
 	/* A compressed image is stored as received, compressed. */
 	if (from_request && !p->has_staged_store &&
@@ -375,6 +382,23 @@ uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	int r = prepare_steps(d, name, cfg, data, n, image != NULL,
 	    replacing, p, err);
 	free(owned);
+	if (r < 0)
+		uk_prep_discard(p);
+	return r;
+}
+
+int
+uk_prepare_staged(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const pt_name *replacing, pt_uk_prep *p, pt_err *err)
+{
+	int r = 0;
+	if (!name->has_label)
+		r = pt_fail(err, "%s is a path, a unikernel needs a name",
+		    name->text);
+	else if (ukcfg_validate(cfg, err) < 0)
+		r = -1;
+	else
+		r = prepare_checks(d, name, cfg, replacing, p, err);
 	if (r < 0)
 		uk_prep_discard(p);
 	return r;

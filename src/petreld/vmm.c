@@ -362,6 +362,9 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 	case PT_CMD_LOG_SUBSCRIBE:
 		ev_cmd_subscribe(c, h, &cmd->u.log);
 		return;
+	case PT_CMD_LOG_RECORD:
+		ev_cmd_record(c, h, &cmd->u.record);
+		return;
 	case PT_CMD_BLOCK_INFO:
 	case PT_CMD_BLOCK_ADD:
 	case PT_CMD_BLOCK_REMOVE:
