@@ -18,6 +18,7 @@ enum {
 	OPT_JSON,
 	OPT_VERBOSE,
 	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const pt_cli_optspec global_opts[] = {
@@ -31,6 +32,8 @@ static const pt_cli_optspec global_opts[] = {
 	{"verbose", 'v', false, OPT_VERBOSE, NULL,
 	    "print the request and the replies on stderr"},
 	{"help", 'h', false, OPT_HELP, NULL, "this help"},
+	{"version", 0, false, OPT_VERSION, NULL,
+	    "print the version and exit"},
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -234,7 +237,7 @@ command_index(int argc, char **argv)
 }
 
 static int
-apply_global(pt_client *c, bool *help)
+apply_global(pt_client *c, bool *help, bool *version)
 {
 	for (size_t i = 0; i < c->args.nopts; i++) {
 		const pt_cli_optval *o = &c->args.opts[i];
@@ -259,6 +262,9 @@ apply_global(pt_client *c, bool *help)
 		case OPT_HELP:
 			*help = true;
 			break;
+		case OPT_VERSION:
+			*version = true;
+			break;
 		default:
 			break;
 		}
@@ -273,7 +279,7 @@ main(int argc, char **argv)
 	const pt_client_cmd *cmd = NULL;
 	const pt_cli_optspec *tables[2] = {global_opts, NULL};
 	size_t ntables = 1;
-	bool help = false;
+	bool help = false, version = false;
 	pt_err err;
 
 	int ci = command_index(argc, argv);
@@ -301,9 +307,14 @@ main(int argc, char **argv)
 		rc = pt_usage(&c, "%s", err.msg);
 		goto out;
 	}
-	rc = apply_global(&c, &help);
+	rc = apply_global(&c, &help, &version);
 	if (rc != 0)
 		goto out;
+	if (version) {
+		puts("petrel " PETREL_VERSION);
+		rc = fflush(stdout) == 0 ? PT_EXIT_OK : PT_EXIT_COMM;
+		goto out;
+	}
 	if (help) {
 		if (cmd != NULL)
 			command_help(stdout, cmd);
