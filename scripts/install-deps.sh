@@ -12,3 +12,8 @@ apt-get install -y --no-install-recommends \
 	build-essential clang libclang-rt-14-dev meson ninja-build pkg-config \
 	libssl-dev libevent-dev libnl-3-dev libnl-route-3-dev zlib1g-dev \
 	libcmocka-dev python3 python3-pytest iproute2 procps
+# The packaging tests: the .deb (dpkg-buildpackage, lintian), the units
+# (systemd-analyze), the man pages (mandoc, man) and the completion.
+apt-get install -y --no-install-recommends \
+	debhelper dpkg-dev fakeroot lintian systemd mandoc man-db \
+	bash-completion
