@@ -160,6 +160,8 @@ print_options(FILE *f, const pt_cli_optspec *opts)
 {
 	for (const pt_cli_optspec *o = opts; o->lng != NULL; o++) {
 		char head[64];
+		if (o->help == NULL)
+			continue;
 		if (o->shrt != 0)
 			snprintf(head, sizeof(head), "-%c, --%s%s%s", o->shrt,
 			    o->lng, o->has_arg ? " " : "",
@@ -199,7 +201,10 @@ command_help(FILE *f, const pt_client_cmd *cmd)
 {
 	fprintf(f, "usage: petrel %s %s\n\n", cmd->name, cmd->synopsis);
 	print_wrapped(f, cmd->summary, 0, 0);
-	if (cmd->opts[0].lng != NULL) {
+	bool any = false;
+	for (const pt_cli_optspec *o = cmd->opts; o->lng != NULL; o++)
+		any = any || o->help != NULL;
+	if (any) {
 		fprintf(f, "\nOptions:\n");
 		print_options(f, cmd->opts);
 	}
