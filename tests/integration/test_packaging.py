@@ -232,3 +232,31 @@ def check_purged(installed):
     if helper.is_dir():
         left = [str(p) for p in helper.rglob("petrel*")]
         assert left == [], left
+
+
+def test_petreld_logs_priorities_to_the_journal(tmp_path):
+    """Under systemd (JOURNAL_STREAM names stderr) each line starts with
+    its syslog priority, without a timestamp; otherwise with one."""
+    from conftest import PETRELD_BIN, need_binary
+    (tmp_path / "db").write_text("")
+    argv = [need_binary(PETRELD_BIN), "--tmpdir", str(tmp_path / "run"),
+            "--dbdir", str(tmp_path / "db" / "x"), "--logdir", str(tmp_path / "log")]
+    for journal in (True, False):
+        with open(tmp_path / "err", "w+") as err:
+            st = os.fstat(err.fileno())
+            env = dict(os.environ)
+            env.pop("JOURNAL_STREAM", None)
+            if journal:
+                env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+            else:
+                # Another stream than stderr: not the journal.
+                env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino + 1)
+            p = subprocess.run(argv, stderr=err, env=env, timeout=30)
+            err.seek(0)
+            text = err.read()
+        assert p.returncode == 1, text
+        line = text.splitlines()[0]
+        if journal:
+            assert line.startswith("<3>error: "), text
+        else:
+            assert line[:4].isdigit() and " petreld error: " in line, text
