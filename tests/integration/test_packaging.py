@@ -260,3 +260,49 @@ def test_petreld_logs_priorities_to_the_journal(tmp_path):
             assert line.startswith("<3>error: "), text
         else:
             assert line[:4].isdigit() and " petreld error: " in line, text
+
+
+def unit_setting(unit, key):
+    text = (SRC_DIR / "systemd" / (unit + ".in")).read_text()
+    return [l.split("=", 1)[1] for l in text.splitlines() if l.startswith(key + "=")]
+
+
+def test_petreld_runs_with_the_capabilities_its_unit_keeps(petreld_factory, images, tender):
+    """petreld.service's CapabilityBoundingSet (CAP_NET_ADMIN alone), and
+    a supplementary group for the console group as the unit gives it, are
+    enough for taps, the console FIFOs' group and the tenders."""
+    tender.need_scripted()
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs util-linux's setpriv")
+    (caps,) = unit_setting("petreld.service", "CapabilityBoundingSet")
+    bset = "-all," + ",".join("+" + c.lower()[len("cap_"):] for c in caps.split())
+    group = "nogroup"
+    pd = petreld_factory(start=False, extra_args=["--console-group", group])
+    argv = pd.argv()
+    i = argv.index(str(conftest_petreld()))
+    argv[i:i] = ["setpriv", "--bounding-set=" + bset,
+                 "--groups", str(grp.getgrnam(group).gr_gid), "--"]
+    pd.starts += 1
+    pd.proc = pd.spawn(argv=argv)
+    pd.wait_ready()
+    status = open("/proc/%d/status" % pd.pid).read()
+    pd.ok("create", "web", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", "--arg", "run")
+    pd.wait_tender(":web")
+    assert len(pd.ns.taps()) == 1
+    fifo = os.stat(pd.fifo_path(":web"))
+    assert grp.getgrgid(fifo.st_gid).gr_name == group
+    util = os.stat(os.path.join(pd.tmpdir, "util"))
+    assert util.st_mode & stat.S_ISGID, "chmod lost the setgid bit of util/"
+    pd.ok("destroy", "web")
+    # The bounding set really was that small.
+    bnd = int(next(l for l in status.splitlines() if l.startswith("CapBnd:")).split()[1], 16)
+    numbers = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3,
+               "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_NET_ADMIN": 12,
+               "CAP_SYS_NICE": 23, "CAP_SYS_RESOURCE": 24}
+    assert bnd == sum(1 << numbers[c] for c in caps.split()), hex(bnd)
+
+
+def conftest_petreld():
+    from conftest import PETRELD_BIN
+    return PETRELD_BIN
