@@ -13,3 +13,8 @@ apt-get install -y --no-install-recommends \
 	libssl-dev libevent-dev libnl-3-dev libnl-route-3-dev zlib1g-dev \
 	libcmocka-dev libseccomp-dev python3 python3-pytest python3-cryptography \
 	iproute2 procps
+# The packaging tests: the .deb (dpkg-buildpackage, lintian), the units
+# (systemd-analyze), the man pages (mandoc, man) and the completion.
+apt-get install -y --no-install-recommends \
+	debhelper dpkg-dev fakeroot lintian systemd mandoc man-db \
+	bash-completion

@@ -58,6 +58,16 @@ typedef struct {
 	int (*run)(pt_client *c);  /* returns the exit code */
 } pt_client_cmd;
 
+/* albatross-client's spellings of the options petrel spells otherwise,
+ * accepted so that albatross users' habits and scripts work (issue 14;
+ * petrel(1), ALBATROSS SPELLINGS). Not listed by --help. */
+#define PT_ALBATROSS_NAME_OPT \
+	{"name", 'n', true, PT_CLI_POSITIONAL, "NAME", NULL}
+#define PT_ALBATROSS_PATH_OPT \
+	{"path", 'p', true, PT_CLI_POSITIONAL, "PATH", NULL}
+#define PT_ALBATROSS_LEVEL_OPT(id) \
+	{"compression-level", 0, true, (id), "N", NULL}
+
 /* The commands, one group per file. */
 extern const pt_client_cmd pt_cmd_create, pt_cmd_destroy, pt_cmd_restart,
     pt_cmd_info, pt_cmd_get;

@@ -23,6 +23,7 @@ enum {
 	OPT_CA_KEY,
 	OPT_SERVER_CA,
 	OPT_KEY_TYPE,
+	OPT_VERSION,
 };
 
 static const pt_cli_optspec global_opts[] = {
@@ -53,6 +54,8 @@ static const pt_cli_optspec global_opts[] = {
 	{"key-type", 0, true, OPT_KEY_TYPE, "TYPE",
 	    "type of new keys: ed25519 (default), p256, p384, p521, rsa2048, "
 	    "rsa4096"},
+	{"version", 0, false, OPT_VERSION, NULL,
+	    "print the version and exit"},
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -186,6 +189,8 @@ print_options(FILE *f, const pt_cli_optspec *opts)
 {
 	for (const pt_cli_optspec *o = opts; o->lng != NULL; o++) {
 		char head[64];
+		if (o->help == NULL)
+			continue;
 		if (o->shrt != 0)
 			snprintf(head, sizeof(head), "-%c, --%s%s%s", o->shrt,
 			    o->lng, o->has_arg ? " " : "",
@@ -242,7 +247,10 @@ command_help(FILE *f, const pt_client_cmd *cmd)
 {
 	fprintf(f, "usage: petrel %s %s\n\n", cmd->name, cmd->synopsis);
 	print_wrapped(f, cmd->summary, 0, 0);
-	if (cmd->opts[0].lng != NULL) {
+	bool any = false;
+	for (const pt_cli_optspec *o = cmd->opts; o->lng != NULL; o++)
+		any = any || o->help != NULL;
+	if (any) {
 		fprintf(f, "\nOptions:\n");
 		print_options(f, cmd->opts);
 	}
@@ -396,7 +404,7 @@ check_modes(pt_client *c)
 }
 
 static int
-apply_global(pt_client *c, bool *help)
+apply_global(pt_client *c, bool *help, bool *version)
 {
 	for (size_t i = 0; i < c->args.nopts; i++) {
 		const pt_cli_optval *o = &c->args.opts[i];
@@ -439,6 +447,9 @@ apply_global(pt_client *c, bool *help)
 				return pt_usage(c, "%s", err.msg);
 			break;
 		}
+		case OPT_VERSION:
+			*version = true;
+			break;
 		default:
 			break;
 		}
@@ -453,7 +464,7 @@ main(int argc, char **argv)
 	const pt_client_cmd *cmd = NULL;
 	const pt_cli_optspec *tables[2] = {global_opts, NULL};
 	size_t ntables = 1;
-	bool help = false;
+	bool help = false, version = false;
 	pt_err err;
 
 	cmd_words words;
@@ -481,9 +492,14 @@ main(int argc, char **argv)
 		rc = pt_usage(&c, "%s", err.msg);
 		goto out;
 	}
-	rc = apply_global(&c, &help);
+	rc = apply_global(&c, &help, &version);
 	if (rc != 0)
 		goto out;
+	if (version) {
+		puts("petrel " PETREL_VERSION);
+		rc = fflush(stdout) == 0 ? PT_EXIT_OK : PT_EXIT_COMM;
+		goto out;
+	}
 	if (help) {
 		if (cmd != NULL)
 			command_help(stdout, cmd);

@@ -66,6 +66,7 @@ usage(FILE *f)
 "  --syslog            log to syslog instead of stderr\n"
 "  -v                  more log output (repeat for more)\n"
 "  -h, --help          this text\n"
+"  --version           print the version and exit\n"
 "Systemd socket activation (LISTEN_FDS) is supported.\n",
 	    PT_CONSOLE_RING_DEFAULT, PT_CONSOLE_MAX_SUBS_DEFAULT);
 }
@@ -105,6 +106,7 @@ main(int argc, char **argv)
 		{"write-timeout-ms", required_argument, NULL, 'w'},
 		{"syslog", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *tmpdir = "/run/petrel";
@@ -140,6 +142,7 @@ main(int argc, char **argv)
 		case 'l': use_syslog = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': puts("petrel-console " PETREL_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

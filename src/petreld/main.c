@@ -62,6 +62,7 @@ static const char usage_text[] =
 "  --write-timeout-ms MS drop a client that takes none of the output\n"
 "                        waiting for it for this long (default 120000)\n"
 "  --help                this text\n"
+"  --version             print the version and exit\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
 "again on the next start), exit 0.\n";
@@ -72,6 +73,8 @@ enum {
 	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE, OPT_CONSOLE_GROUP,
 	OPT_CONSOLE_TIMEOUT,
 	OPT_WRITE_TIMEOUT, OPT_GROUP,
+	OPT_WRITE_TIMEOUT,
+	OPT_VERSION,
 };
 
 int64_t
@@ -124,6 +127,7 @@ parse_options(int argc, char **argv, pt_opts *o)
 		    OPT_CONSOLE_TIMEOUT},
 		{"write-timeout-ms", required_argument, NULL, OPT_WRITE_TIMEOUT},
 		{"group", required_argument, NULL, OPT_GROUP},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -202,6 +206,9 @@ parse_options(int argc, char **argv, pt_opts *o)
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			puts("petreld " PETREL_VERSION);
 			exit(0);
 		default:
 			fputs(usage_text, stderr);
