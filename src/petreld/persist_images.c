@@ -87,6 +87,8 @@ images_named(pt_daemon *d, const pt_name *name)
 	pt_image_book *b = book(d);
 	if (b == NULL || b->named_unknown)
 		return true;
+	if (b->nnamed == 0)
+		return false;  /* bsearch wants an array, even an empty one */
 	const char *key = name->text;
 	return bsearch(&key, b->named, b->nnamed, sizeof(*b->named),
 	    cmp_text) != NULL;
