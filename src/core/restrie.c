@@ -1147,14 +1147,11 @@ policy_copy(const pt_policy *p)
 }
 
 int
-pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
+pt_res_restore_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
     pt_err *err)
 {
 	pt_name path;
 	pt_name_path(path_in, &path);
-	int rc = pt_res_check_policy(r, &path, p, err);
-	if (rc != 0)
-		return rc;
 	pt_policy *c = policy_copy(p);
 	if (c == NULL)
 		return pt_fail(err, "policy %s: out of memory", path.text);
@@ -1166,6 +1163,18 @@ pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
 	pt_policy_free(n->policy);
 	n->policy = c;
 	return 0;
+}
+
+int
+pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
+    pt_err *err)
+{
+	pt_name path;
+	pt_name_path(path_in, &path);
+	int rc = pt_res_check_policy(r, &path, p, err);
+	if (rc != 0)
+		return rc;
+	return pt_res_restore_policy(r, &path, p, err);
 }
 
 int
@@ -1196,12 +1205,9 @@ pt_res_set_root_policy(pt_res *r, const pt_policy *p, pt_err *err)
 {
 	if (pt_policy_usable(p, err) != 0)
 		return pt_fail_prefix(err, "cannot set the root policy");
-	pt_policy *c = policy_copy(p);
-	if (c == NULL)
-		return pt_fail(err, "root policy: out of memory");
-	pt_policy_free(r->root.policy);
-	r->root.policy = c;
-	return 0;
+	pt_name root;
+	pt_name_root(&root);
+	return pt_res_restore_policy(r, &root, p, err);
 }
 
 /* ---------------------------------------------------------------- */

@@ -102,6 +102,15 @@ int pt_res_check_policy(const pt_res *r, const pt_name *path,
     const pt_policy *p, pt_err *err);
 int pt_res_set_policy(pt_res *r, const pt_name *path, const pt_policy *p,
     pt_err *err);
+/* Installs p at `path` (the root too) as it is, without any check: a
+ * policy read back from the state that no longer fits what is around it
+ * (the host shrank) is kept rather than dropped, and an in-memory change
+ * whose state write failed is rolled back. Creates and block adds are
+ * still checked against every policy on the path, so a policy wider than
+ * those above it grants nothing more than they do. Fails only when out
+ * of memory. */
+int pt_res_restore_policy(pt_res *r, const pt_name *path, const pt_policy *p,
+    pt_err *err);
 /* The root policy cannot be removed; "unknown policy" if none. */
 int pt_res_remove_policy(pt_res *r, const pt_name *path, pt_err *err);
 const pt_policy *pt_res_policy(const pt_res *r, const pt_name *path);

@@ -374,6 +374,7 @@ teardown(pt_daemon *d)
 	listener_stop(d);
 	conn_close_all(d);
 	console_link_stop(d);
+	persist_close(d);  /* before the registry it writes goes */
 	while (d->uks != NULL)
 		uk_free(d, d->uks);
 	ev_close(d);

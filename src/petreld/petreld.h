@@ -72,6 +72,7 @@ typedef struct {
 
 typedef struct pt_evlog pt_evlog;
 typedef struct pt_console_link pt_console_link;
+typedef struct pt_image_book pt_image_book;
 
 struct pt_daemon {
 	pt_opts o;
@@ -92,6 +93,10 @@ struct pt_daemon {
 	pt_res *res;
 	pt_policy *host_root;      /* the host's resources */
 	bool root_by_operator;     /* root policy set by "policy add :" */
+	/* The operator's root policy as stored, while the one checked is
+	 * narrowed to a host that no longer fits it (docs/policies.md);
+	 * written back to the state unchanged. NULL otherwise. */
+	pt_policy *root_stored;
 
 	pt_uk *uks;                /* every known unikernel (registry) */
 	size_t nuks;
@@ -108,6 +113,11 @@ struct pt_daemon {
 	struct event *sig_ev[3];   /* SIGTERM, SIGINT, SIGCHLD */
 	bool shutting_down;
 	bool loading;              /* state being restored: no writes */
+	/* A state write failed: the disk is behind memory, and the write
+	 * is tried again on this timer until it succeeds. */
+	struct event *state_retry;
+	int64_t state_retry_ms;
+	pt_image_book *images;     /* persist_images.c */
 };
 
 /* ---- conn.c: petreld's side of the framed connection (src/daemon/fconn.h:
@@ -266,6 +276,11 @@ struct pt_uk {
 	struct event *drain_ev;
 	uint64_t drained_bytes;
 	int64_t backoff_ms;        /* next restart delay */
+	/* An image read inline from a state file that could not be stored
+	 * in images/ yet (a full disk): it stays inline in the state until
+	 * the next start attempt stores it. Heap, or NULL. */
+	uint8_t *inline_image;
+	size_t inline_image_len;
 	pt_uk_gone_fn on_gone;     /* who decides after a stop */
 	void *gone_ctx;
 };
@@ -319,8 +334,11 @@ void uk_cancel_backoff(pt_uk *uk);
  * again after the backoff; returns the delay (ms). While it waits it
  * keeps its share of the resources (policies, CPUs, block devices). */
 int64_t uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
-/* Removes a stopped unikernel for good: registry, stored image, state. */
+/* Removes a stopped unikernel for good: registry, state, and its stored
+ * image once no durable state names it. uk_forget_err: -1 with the
+ * reason when the state could not be written (it is retried). */
 void uk_forget(pt_daemon *d, pt_uk *uk);
+int uk_forget_err(pt_daemon *d, pt_uk *uk, pt_err *err);
 /* The info record of a unikernel (arena-allocated). */
 int uk_info(pt_daemon *d, const pt_uk *uk, pt_arena *a, pt_ukinfo *out);
 /* Stops everything for shutdown; returns true when nothing runs. */
@@ -346,12 +364,38 @@ void uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r);
 
 int persist_image_path(pt_daemon *d, const pt_name *name, const char *suffix,
     char *out, size_t cap, pt_err *err);
-/* Writes the state (no-op while loading or shutting down). */
+/* Writes the state (no-op while loading). A failure is logged and the
+ * write tried again on a timer (with the restart backoff) until one
+ * succeeds; each success deletes the images no state names any more. */
 int persist_save(pt_daemon *d);
 /* The same, with the reason of a failure in err (also logged). */
 int persist_save_err(pt_daemon *d, pt_err *err);
+/* Writes the state without `name` (already gone from the registry); its
+ * image is deleted at once if the last durable state did not name it,
+ * else after the first write that succeeds. */
+int persist_forget(pt_daemon *d, const pt_name *name, pt_err *err);
+/* An image kept inline (uk->inline_image) is stored in images/ now. */
+int persist_store_inline(pt_daemon *d, pt_uk *uk, pt_err *err);
 /* Restores policies and unikernels at start. */
 int persist_load(pt_daemon *d, pt_err *err);
+/* At exit: one last try of a state write that failed; frees it all. */
+void persist_close(pt_daemon *d);
+
+/* ---- persist_images.c: when a stored image may go ---- */
+
+/* The state st was read / written: its unikernels are the ones named. */
+void images_state_named(pt_daemon *d, const pt_state *st);
+/* ... and after a write, the doomed images it no longer names go. */
+void images_state_written(pt_daemon *d, const pt_state *st);
+/* Does the last state read or written name it (true when unsure)? */
+bool images_named(pt_daemon *d, const pt_name *name);
+/* If images_named: its image waits for the next successful write (true);
+ * else false, and the caller deletes it at once. */
+bool images_doom(pt_daemon *d, const pt_name *name);
+void images_unlink(pt_daemon *d, const pt_name *name);
+/* At start, after the state was written: images of no unikernel. */
+void images_sweep_orphans(pt_daemon *d);
+void images_free(pt_daemon *d);
 
 /* ---- block.c ---- */
 

@@ -221,14 +221,33 @@ uk_create_prepared(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	reply_and_close(c, h, "created unikernel");
 }
 
+/* The unikernel is stopped and gone from memory; the reply says whether
+ * the state on disk knows. If not, its image stays and the write is
+ * retried: until one succeeds, a restart of petreld brings it back. */
+static void
+destroy_forget(pt_conn *c, const pt_header *h, pt_uk *uk, const char *ok)
+{
+	pt_daemon *d = c->d;
+	pt_err err = {{0}};
+	ev_name(d, PT_EV_DESTROYED, &uk->name);
+	if (uk_forget_err(d, uk, &err) == 0) {
+		reply_and_close(c, h, ok);
+		return;
+	}
+	conn_reply_failure(c, h, "the unikernel was stopped, but %s; petreld "
+	    "keeps its image and tries the write again: until a write "
+	    "succeeds, a restart of petreld brings the unikernel back",
+	    err.msg);
+	conn_finish(c, false);
+}
+
 static void
 destroy_gone(pt_daemon *d, pt_uk *uk, void *arg)
 {
 	destroy_ctx *x = arg;
+	(void)d;
 	log_info("%s: destroyed", uk->name.text);
-	ev_name(d, PT_EV_DESTROYED, &uk->name);
-	uk_forget(d, uk);
-	reply_and_close(x->c, &x->h, "destroyed unikernel");
+	destroy_forget(x->c, &x->h, uk, "destroyed unikernel");
 	pt_conn *c = x->c;
 	free(x);
 	conn_release(c);
@@ -248,18 +267,14 @@ uk_cmd_destroy(pt_conn *c, const pt_header *h)
 		uk_cancel_backoff(uk);
 		log_info("%s: destroyed while waiting for its restart",
 		    uk->name.text);
-		ev_name(d, PT_EV_DESTROYED, &uk->name);
-		uk_forget(d, uk);
-		reply_and_close(c, h, "destroyed: removed from restarting");
+		destroy_forget(c, h, uk, "destroyed: removed from restarting");
 		return;
 	case UK_STOPPING:
 		fail_and_close(c, h, "destroy: the unikernel is already being "
 		    "stopped");
 		return;
 	case UK_STOPPED:
-		ev_name(d, PT_EV_DESTROYED, &uk->name);
-		uk_forget(d, uk);
-		reply_and_close(c, h, "destroyed unikernel");
+		destroy_forget(c, h, uk, "destroyed unikernel");
 		return;
 	case UK_RUNNING:
 		break;

@@ -133,6 +133,7 @@ uk_free(pt_daemon *d, pt_uk *uk)
 	drain_stop(uk);
 	if (uk->timer != NULL)
 		event_free(uk->timer);
+	free(uk->inline_image);
 	pt_arena_free(&uk->arena);
 	free(uk);
 }
@@ -727,7 +728,8 @@ int
 uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err)
 {
 	pt_uk_prep p;
-	if (uk_prepare(d, &uk->name, &uk->cfg, NULL, NULL, &p, err) < 0)
+	if (persist_store_inline(d, uk, err) < 0 ||
+	    uk_prepare(d, &uk->name, &uk->cfg, NULL, NULL, &p, err) < 0)
 		return -1;
 	return uk_launch(d, uk, &p, err);
 }
@@ -826,16 +828,21 @@ uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx)
 	arm_timer(d, uk, d->o.grace_ms);
 }
 
+int
+uk_forget_err(pt_daemon *d, pt_uk *uk, pt_err *err)
+{
+	/* The image goes only once the state on disk no longer names it:
+	 * until then a restart of petreld brings the unikernel back. */
+	pt_name name = uk->name;
+	uk_free(d, uk);
+	return persist_forget(d, &name, err);
+}
+
 void
 uk_forget(pt_daemon *d, pt_uk *uk)
 {
-	char path[PATH_MAX];
 	pt_err err = {{0}};
-	if (persist_image_path(d, &uk->name, ".img", path, sizeof(path),
-	    &err) == 0)
-		pt_unlink_quiet(path);
-	uk_free(d, uk);
-	persist_save(d);
+	uk_forget_err(d, uk, &err);  /* logged, and retried */
 }
 
 /* ---- exits and restarts ---- */

@@ -1173,6 +1173,47 @@ test_empty_nodes_removed(void **state)
 	pt_res_free(r);
 }
 
+/* A policy restored from the state as it is, even wider than its parent:
+ * it grants nothing more, every policy on the path is still checked. */
+static void
+test_restore_policy_keeps_parents_in_charge(void **state)
+{
+	(void)state;
+	pt_res *r = pt_res_new();
+	assert_non_null(r);
+	set_root(r, 100, 1024, 100);
+	tpolicy t;
+	pt_err err = {{0}};
+	pt_name team = N("team:");
+	mkpolicy(&t, 5, 4096, NO_BLOCK, "0,1,7", "br0,late");
+	assert_int_equal(pt_res_check_policy(r, &team, &t.p, &err), -1);
+	assert_int_equal(pt_res_restore_policy(r, &team, &t.p, &err), 0);
+	const pt_policy *got = pt_res_policy(r, &team);
+	assert_non_null(got);
+	assert_true(pt_policy_equal(got, &t.p));
+	/* Not widened: the root (the host) bounds it. */
+	uk_fails(r, "team:a", 16, 7, "", "",
+	    "CPU 7 not allowed by policy : (allowed: 0,1,2,3)");
+	uk_fails(r, "team:a", 2000, 0, "", "",
+	    "policy : allows memory 1024 MB, 0 MB in use, 2000 MB requested");
+	uk_ok(r, "team:a", 500, 1, "br0", "");
+	/* And its own limits hold. */
+	policy_ok(r, ":", 100, 8192, 100, "0,1,2,3,7", "br0,br1,late");
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "team:x%d", i);
+		uk_ok(r, name, 17, 0, "", "");
+	}
+	uk_fails(r, "team:y", 17, 0, "", "",
+	    "policy team: allows 5 unikernels, 5 in use, 1 more requested");
+	/* The root too, without checks (a rollback). */
+	pt_name root = N(":");
+	mkpolicy(&t, 1, 20, NO_BLOCK, "", "");
+	assert_int_equal(pt_res_restore_policy(r, &root, &t.p, &err), 0);
+	assert_true(pt_policy_equal(pt_res_policy(r, &root), &t.p));
+	pt_res_free(r);
+}
+
 int
 main(void)
 {
@@ -1192,6 +1233,7 @@ main(void)
 		cmocka_unit_test(test_iteration_order),
 		cmocka_unit_test(test_incremental_usage),
 		cmocka_unit_test(test_empty_nodes_removed),
+		cmocka_unit_test(test_restore_policy_keeps_parents_in_charge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
