@@ -1,10 +1,13 @@
-"""The real albatross-tls-endpoint in front of petreld.
+"""TLS endpoints and remote clients, petrel's and albatross's, crossed.
 
-Two interop checks in one setting: albatross's own TLS endpoint forwards
-to petreld exactly as it forwards to albatrossd (albatross-wire.md §9.4:
-the chain's policies first, then the command, on one connection), and
-petrel's client in remote mode, with certificates from `petrel ca`, is
-understood by albatross's endpoint, as albatross-client is.
+Each test runs once with the real albatross-tls-endpoint and once with
+petrel-tls in front of petreld, and drives it with petrel's client in
+remote mode and with the real albatross-client, all with certificates
+from `petrel ca`; one test uses certificates made by albatross-client
+instead. So: albatross's endpoint forwards to petreld as it forwards to
+albatrossd (albatross-wire.md §9.4: the chain's policies first, then the
+command, on one connection); petrel-tls understands albatross-client; and
+the certificates of both CA tools are interchangeable.
 
 Everything runs inside the test's network namespace, on its loopback.
 albatross is not in Debian: ../shared/refkit builds it outside the repo;
@@ -18,7 +21,9 @@ import subprocess
 import pytest
 
 import pthelpers as H
-from conftest import PETREL_BIN, need_binary
+from conftest import BUILD_DIR, PETREL_BIN, need_binary
+
+TLS_BIN = BUILD_DIR / "src" / "tls" / "petrel-tls"
 
 PORT = 11025
 
@@ -65,42 +70,64 @@ def ca_tool(cwd, *args):
     return p.stdout
 
 
-@pytest.fixture
-def endpoint(petreld, tmp_path):
-    """petreld plus albatross-tls-endpoint on its run dir, with a CA made
-    by `petrel ca generate` and a sub-CA for the tenant alice."""
-    exe = albatross_bin("albatross-tls-endpoint")
+def start_endpoint(kind, pd, d):
+    """albatross-tls-endpoint or petrel-tls on 127.0.0.1:PORT in the
+    test's namespace, in front of pd, with d's cacert.pem and server
+    certificate; returns the process."""
+    if kind == "albatross":
+        argv = [albatross_bin("albatross-tls-endpoint"), "cacert.pem",
+                "server.pem", "server.key", "--port", str(PORT),
+                "--ip", "127.0.0.1", "--tmpdir", pd.tmpdir, "-v"]
+    else:
+        albatross_bin("albatross-client")   # skip early where it is absent
+        argv = [need_binary(TLS_BIN), "--ca", "cacert.pem", "--cert",
+                "server.pem", "--key", "server.key", "--port", str(PORT),
+                "--listen", "127.0.0.1", "--tmpdir", pd.tmpdir,
+                "--dbdir", pd.dbdir, "--crl-dir", os.path.join(d, "crls"),
+                "-v"]
+        os.makedirs(os.path.join(d, "crls"), exist_ok=True)
+    log = open(os.path.join(d, "endpoint.log"), "wb")
+    proc = subprocess.Popen(pd.ns.exec_argv(argv), cwd=d, stdout=log,
+                            stderr=log, stdin=subprocess.DEVNULL)
+    log.close()
+
+    def listening():
+        if proc.poll() is not None:
+            raise AssertionError("%s endpoint exited: %s" % (
+                kind, open(os.path.join(d, "endpoint.log")).read()))
+        p = subprocess.run(pd.ns.exec_argv(
+            ["ss", "-Hltn", "sport", "= :%d" % PORT]), capture_output=True,
+            text=True)
+        return str(PORT) in p.stdout
+    try:
+        H.wait_for(listening, 20, what="the %s endpoint to listen" % kind)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc
+
+
+@pytest.fixture(params=["albatross", "petrel"])
+def endpoint(request, petreld, tmp_path):
+    """petreld plus a TLS endpoint on its run dir, with a CA made by
+    `petrel ca generate` and a sub-CA for the tenant alice."""
+    albatross_bin("albatross-client")
     d = str(tmp_path)
     ca_tool(d, "generate", "root")
     ca_tool(d, "request", "alice", "add-policy", "alice:", "--unikernels",
             "2", "--mem", "256", "--cpu", "0", "--bridge", "br0")
     ca_tool(d, "sign", "alice.req", "--ca-cert", "cacert.pem", "--ca-key",
             "root.key")
-    log = open(os.path.join(d, "endpoint.log"), "wb")
-    proc = subprocess.Popen(petreld.ns.exec_argv([
-        exe, "cacert.pem", "server.pem", "server.key", "--port", str(PORT),
-        "--ip", "127.0.0.1", "--tmpdir", petreld.tmpdir, "-v"]),
-        cwd=d, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    r = Remote(petreld, d)
-
-    def listening():
-        if proc.poll() is not None:
-            raise AssertionError("albatross-tls-endpoint exited: %s" %
-                                 open(os.path.join(d, "endpoint.log")).read())
-        p = subprocess.run(petreld.ns.exec_argv(
-            ["ss", "-Hltn", "sport", "= :%d" % PORT]), capture_output=True,
-            text=True)
-        return str(PORT) in p.stdout
+    proc = start_endpoint(request.param, petreld, d)
     try:
-        H.wait_for(listening, 20, what="albatross-tls-endpoint to listen")
-        yield r
+        yield Remote(petreld, d)
     finally:
         proc.kill()
         proc.wait(10)
 
 
-def test_petrel_remote_through_albatross_endpoint(endpoint, petreld, images,
+def test_petrel_remote(endpoint, petreld, images,
                                                  tender):
     tender.need_scripted()
     pd = petreld
@@ -126,10 +153,10 @@ def test_petrel_remote_through_albatross_endpoint(endpoint, petreld, images,
     pd.wait_no_tender("alice:web")
 
 
-def test_albatross_client_through_albatross_endpoint(endpoint, petreld,
+def test_albatross_client(endpoint, petreld,
                                                      images, tender):
-    """albatross-client with petrel's certificates, through albatross's
-    endpoint, to petreld."""
+    """albatross-client with petrel's certificates, through the endpoint,
+    to petreld."""
     tender.need_scripted()
     pd = petreld
     img = images.path("hvt", nets=["service"])
@@ -143,3 +170,38 @@ def test_albatross_client_through_albatross_endpoint(endpoint, petreld,
     rc, out = endpoint.albatross("alice.pem", "alice.key", "destroy", "db")
     assert rc == 0, out
     pd.wait_no_tender("alice:db")
+
+
+def test_albatross_certificates(petreld, tmp_path, images, tender):
+    """A CA and a sub-CA made by albatross-client (generate, --csr, sign)
+    in front of petrel-tls, used by petrel --remote."""
+    tender.need_scripted()
+    pd = petreld
+    d = str(tmp_path)
+    alba = albatross_bin("albatross-client")
+
+    def run(*args):
+        p = subprocess.run([alba, *map(str, args)], cwd=d, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, "albatross-client %s: %s%s" % (
+            " ".join(map(str, args)), p.stdout, p.stderr)
+    run("generate", "root", "db", "--server", "server")
+    run("add-policy", "bob", "2", "--mem", "128", "--cpu", "0", "--bridge",
+        "br0", "--csr")
+    run("sign", "cacert.pem", "db", "root.key", "bob.req")
+    proc = start_endpoint("petrel", pd, d)
+    try:
+        r = Remote(pd, d)
+        img = images.path("hvt", nets=["service"])
+        rc, out = r.petrel("bob.pem", "bob.key", "create", "web", img,
+                           "--mem", "64", "--net", "service:br0", "--arg",
+                           "run")
+        assert rc == 0, out
+        assert pd.policies()["bob:"]["memory"] == 128
+        pd.wait_tender("bob:web")
+        rc, out = r.albatross("bob.pem", "bob.key", "destroy", "web")
+        assert rc == 0, out
+        pd.wait_no_tender("bob:web")
+    finally:
+        proc.kill()
+        proc.wait(10)
