@@ -89,6 +89,29 @@ def test_descriptor_limit(petreld_factory, console_factory, images, tender,
         pd.ok("destroy", name)
 
 
+def test_console_descriptor_limit(petreld_factory, console_factory, images,
+                                  tender):
+    """petrel-console under a lower limit than petreld (70: (70 - 64) / 1 =
+    6 consoles) refuses the 7th `console add` naming its limit; petreld
+    creates the unikernel all the same and reads its console itself."""
+    tender.need_scripted()
+    pd = petreld_factory(start=False)
+    cd = console_factory(pd, start=False)
+    argv = cd.argv
+    cd.argv = lambda: ["prlimit", "--nofile=70:70", "--"] + argv()
+    cd.start()
+    pd.start()
+    img = images.path("hvt")
+    for i in range(7):
+        pd.ok("create", "c%d" % i, img, "--mem", "4", "--arg", "run")
+    H.wait_for(lambda: "descriptor limit 70 allows at most 6 consoles; 6 "
+               "read" in cd.log_text() + pd.log_text(), 10,
+               what="petrel-console's refusal of the 7th console")
+    assert len(pd.info()) == 7
+    for i in range(7):
+        pd.ok("destroy", "c%d" % i)
+
+
 def fill_bridge(ns, bridge, n):
     """n taps (not petreld's: named pf<N>) enslaved to the bridge."""
     cmds = []
