@@ -79,7 +79,7 @@ pt_cgroup_pids_room(pt_pids_room *room, pt_err *err)
 	free(data);
 	if (found < 0)
 		return 0;
-	char dir[PATH_MAX * 2];
+	char dir[PATH_MAX];
 	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", v2 ? CGROUP_V2 :
 	    CGROUP_V1_PIDS, strcmp(rel, "/") == 0 ? "" : rel) >= sizeof(dir))
 		return 0;
