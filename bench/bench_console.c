@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "name.h"
 #include "wire.h"
+#include "loadavg.h"
 
 #define SUBSCRIBERS 5
 #define RINGS 1000
@@ -254,6 +255,7 @@ remove_dir(const char *dir)
 int
 main(int argc, char **argv)
 {
+	bench_load_start();
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_console PATH-TO-petrel-console "
 		    "[LINES]\n");

@@ -161,6 +161,7 @@ main(int argc, char **argv)
 	d.verbose = verbose;
 	d.idle_timeout_ms = idle_ms;
 	d.write_timeout_ms = write_ms;
+	pt_console_limits_init(&d);
 	pt_err err;
 	char dir[PATH_MAX], sock[PATH_MAX];
 	if ((size_t)snprintf(d.fifo_dir, sizeof(d.fifo_dir), "%s/fifo",

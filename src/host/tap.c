@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
@@ -353,6 +355,75 @@ bridge_index(struct nl_sock *sk, const char *bridge, pt_err *err)
 	if (!is_bridge)
 		return pt_fail(err, "%s is not a bridge", bridge);
 	return index;
+}
+
+typedef struct {
+	int master;
+	size_t ports;
+} port_count;
+
+static int
+count_port(struct nl_msg *msg, void *arg)
+{
+	port_count *pc = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[IFLA_MAX + 1];
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+		return NL_OK;
+	/* Counted here too: a kernel that ignores the filter (older than
+	 * 4.15) sends every link. */
+	if (tb[IFLA_MASTER] != NULL &&
+	    nla_len(tb[IFLA_MASTER]) >= (int)sizeof(uint32_t) &&
+	    (int)nla_get_u32(tb[IFLA_MASTER]) == pc->master)
+		pc->ports++;
+	return NL_OK;
+}
+
+/* RTM_GETLINK dump filtered by IFLA_MASTER: the kernel sends only the
+ * bridge's ports, not every link of the host. */
+static int
+dump_ports(struct nl_sock *sk, const char *bridge, port_count *pc,
+    pt_err *err)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	if (msg == NULL || nlmsg_append(msg, &ifi, sizeof(ifi),
+	    NLMSG_ALIGNTO) < 0 || nla_put_u32(msg, IFLA_MASTER,
+	    (uint32_t)pc->master) < 0) {
+		nlmsg_free(msg);
+		return pt_fail(err, "ports of bridge %s: netlink: out of "
+		    "memory", bridge);
+	}
+	int rc = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	if (rc >= 0)
+		rc = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM,
+		    count_port, pc);
+	if (rc >= 0)
+		rc = nl_recvmsgs_default(sk);
+	if (rc < 0)
+		return pt_fail(err, "ports of bridge %s: %s", bridge,
+		    nl_geterror(rc));
+	return 0;
+}
+
+int
+pt_bridge_port_count(const char *bridge, size_t *ports, pt_err *err)
+{
+	*ports = 0;
+	if (!valid_ifname(bridge))
+		return pt_fail(err, "invalid bridge name \"%.*s\"", IFNAMSIZ,
+		    bridge);
+	struct nl_sock *sk;
+	if (nl_open(&sk, err) != 0)
+		return -1;
+	port_count pc = {.master = bridge_index(sk, bridge, err)};
+	int rc = pc.master < 0 ? -1 : dump_ports(sk, bridge, &pc, err);
+	nl_socket_free(sk);
+	if (rc == 0)
+		*ports = pc.ports;
+	return rc;
 }
 
 /* Creates the lowest free PT_TAP_PREFIX<N>, retrying when another process

@@ -37,6 +37,10 @@ int pt_tap_remove_orphans(const char *owner, size_t *removed, pt_err *err);
 int pt_tap_destroy(const char *name, pt_err *err);
 /* 1 if an interface `name` exists and is a bridge, 0 if not, -1 on error. */
 int pt_bridge_exists(const char *name, pt_err *err);
+/* The number of ports (enslaved interfaces) of `bridge`, asked of the
+ * kernel for that bridge alone. Fails if it does not exist or is not a
+ * bridge. */
+int pt_bridge_port_count(const char *bridge, size_t *ports, pt_err *err);
 /* All bridges on the host; *names is a heap array of heap strings, free
  * with pt_bridges_free. */
 int pt_bridges_list(char ***names, size_t *n, pt_err *err);

@@ -65,7 +65,15 @@ static const char usage_text[] =
 "  --version             print the version and exit\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
-"again on the next start), exit 0.\n";
+"again on the next start), exit 0.\n"
+"\n"
+"Limits (docs/limits.md): petreld raises its soft RLIMIT_NOFILE to the hard\n"
+"limit and keeps 2 descriptors per unikernel (the tender's pidfd; the\n"
+"console FIFO while petrel-console does not read it) plus 64 for itself and\n"
+"its clients: a limit of 1024 allows 480 unikernels, 65536 allows 32736.\n"
+"A create beyond is refused, as is one whose tap would be the 1024th port\n"
+"of its bridge (the kernel allows 1023), or whose tender would pass the\n"
+"pids.max of petreld's cgroup.\n";
 
 enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
@@ -415,6 +423,7 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &d->o) < 0)
 		return 2;
 	pt_log_init(d->o.use_syslog, d->o.verbosity);
+	admit_init();
 	pt_err err = {{0}};
 	int rc = 1;
 	d->base = event_base_new();

@@ -360,6 +360,16 @@ void uk_cmd_create_stream(pt_conn *c, const pt_header *h,
 void uk_cmd_destroy(pt_conn *c, const pt_header *h);
 void uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r);
 
+/* ---- admit.c: does one more unikernel fit (docs/limits.md) ---- */
+
+/* Raises the descriptor limit and logs it (at start). */
+void admit_init(void);
+/* Descriptors (a new name only), ports of the bridges cfg names, tasks of
+ * petreld's cgroup for a tender of the target (hvt, else spt), as if
+ * `replacing` were gone. */
+int uk_check_capacity(pt_daemon *d, const pt_name *name,
+    const pt_ukconfig *cfg, bool hvt, const pt_name *replacing, pt_err *err);
+
 /* ---- persist.c ---- */
 
 int persist_image_path(pt_daemon *d, const pt_name *name, const char *suffix,

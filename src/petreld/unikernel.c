@@ -344,8 +344,11 @@ prepare_checks(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	if (pt_tender_find(d->o.dbdir, target, p->abi.version, p->tender,
 	    sizeof(p->tender), err) < 0)
 		return -1;
-	/* 4. resources and bridges */
-	return check_resources(d, name, cfg, replacing, err);
+	/* 4. resources, bridges, and room for one more */
+	if (check_resources(d, name, cfg, replacing, err) < 0)
+		return -1;
+	return uk_check_capacity(d, name, cfg, p->abi.target ==
+	    PT_SOLO5_TARGET_HVT, replacing, err);
 }
 
 static int
