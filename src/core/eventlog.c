@@ -418,6 +418,19 @@ pt_event_ring_at(const pt_event_ring *r, size_t i)
 	return &r->slots[(r->start + i) % r->capacity];
 }
 
+void
+pt_event_refused(pt_event *e, const pt_name *name, const char *command,
+    const char *reason)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = PT_EV_REFUSED;
+	e->name = *name;
+	e->command.s = command;
+	e->command.len = strlen(command);
+	e->reason.s = reason;
+	e->reason.len = strlen(reason);
+}
+
 bool
 pt_event_visible(const pt_name *who, const pt_name *subject)
 {

@@ -183,12 +183,6 @@ record_refused(tls_daemon *d, const pt_name *name, const char *command,
     const char *reason)
 {
 	pt_event e;
-	memset(&e, 0, sizeof(e));
-	e.kind = PT_EV_REFUSED;
-	e.name = *name;
-	e.command.s = command;
-	e.command.len = strlen(command);
-	e.reason.s = reason;
-	e.reason.len = strlen(reason);
+	pt_event_refused(&e, name, command, reason);
 	record_event(d, &e);
 }
