@@ -32,6 +32,7 @@
 #include "frame.h"
 #include "name.h"
 #include "wire.h"
+#include "loadavg.h"
 
 #define MB ((size_t)1 << 20)
 #define CHUNK 4096                /* raw upload frames, as the clients */
@@ -424,6 +425,7 @@ report(const char *what, size_t size_mb, double dt, size_t wire_bytes)
 int
 main(int argc, char **argv)
 {
+	bench_load_start();
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_block PATH-TO-petreld "
 		    "[SIZE_MB]\n");

@@ -26,6 +26,7 @@
 #include "frame.h"
 #include "name.h"
 #include "wire.h"
+#include "loadavg.h"
 
 #define SUBSCRIBERS 5
 #define RINGS 1000
@@ -65,7 +66,7 @@ static int
 connect_console(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/util/console.sock",
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console/console.sock",
 	    tmpdir);
 	for (int i = 0; i < 500; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -254,6 +255,7 @@ remove_dir(const char *dir)
 int
 main(int argc, char **argv)
 {
+	bench_load_start();
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_console PATH-TO-petrel-console "
 		    "[LINES]\n");

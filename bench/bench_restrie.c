@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "restrie.h"
+#include "loadavg.h"
 
 #define CHECKS 200000
 #define ROUNDS 5
@@ -121,6 +122,7 @@ main(void)
 {
 	char name[64];
 
+	bench_load_start();
 	pt_res *small = pt_res_new();
 	if (small == NULL)
 		return 1;

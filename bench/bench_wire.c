@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "wire.h"
+#include "loadavg.h"
 
 #define MAX_MESSAGES 128
 #define MIN_SECONDS 0.1   /* each measurement runs at least this long */
@@ -190,6 +191,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	bench_load_start();
 	static message ms[MAX_MESSAGES + 1];
 	size_t n = load(argv[1], ms);
 	if (n == 0)

@@ -565,6 +565,34 @@ def stats_seeds():
     kvm += struct.pack("=5Q", 1000, 1, 2, 3, 42)
     return {"stat": b"\0" + stat, "status": b"\1" + status, "io": b"\2" + io,
             "kvm": b"\3" + kvm}
+def chain_cert(cn, ext):
+    """One certificate in fuzz_chain.c's framing (CN or ext may be None)."""
+    flags = (1 if cn is not None else 0) | (2 if ext is not None else 0)
+    cn = (cn or b"")[:255]
+    ext = ext or b""
+    return bytes([flags, len(cn)]) + cn + len(ext).to_bytes(2, "big") + ext
+
+
+def chain_seeds(certexts):
+    """fuzz_chain: the spec's two §9.3 examples, a deep chain, and every
+    extension seed as a leaf under the 13.3 sub-CA."""
+    leaf = unhex(CERTEXT["v13_3a"])
+    arc = unhex(CERTEXT["v13_3b"])
+    seeds = {
+        "spec-arc": bytes([2]) + chain_cert(b"foo.bar", leaf) +
+            chain_cert(b"arc", arc),
+        "spec-root": bytes([2]) + chain_cert(b"foo", leaf) +
+            chain_cert(b"test", None),
+        "deep": bytes([5]) + chain_cert(b"web", leaf) +
+            chain_cert(b"c", arc) + chain_cert(b"b", arc) +
+            chain_cert(None, None) + chain_cert(b"a", arc),
+        "too-long": bytes([10]) + chain_cert(b"x", leaf) +
+            chain_cert(b"ca", None) * 9,
+    }
+    for name, ext in certexts.items():
+        seeds["leaf-" + name] = bytes([2]) + chain_cert(b"x", ext) + \
+            chain_cert(b"arc", arc)
+    return seeds
 
 
 def write(directory, name, data):
@@ -592,6 +620,7 @@ def main():
             targets["certext"]["from-" + name] = as_certext(command)
     targets["solo5"] = solo5_images(here)
     targets["stats"] = stats_seeds()
+    targets["chain"] = chain_seeds(targets["certext"])
     for target, files in targets.items():
         directory = os.path.join(root, target)
         shutil.rmtree(directory, ignore_errors=True)

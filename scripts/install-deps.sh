@@ -14,3 +14,10 @@ apt-get install -y --no-install-recommends \
 	libcmocka-dev python3 python3-pytest iproute2 procps
 # The real monitoring servers the petrel-stats tests talk to.
 apt-get install -y --no-install-recommends prometheus influxdb
+	libcmocka-dev libseccomp-dev python3 python3-pytest python3-cryptography \
+	iproute2 procps
+# The packaging tests: the .deb (dpkg-buildpackage, lintian), the units
+# (systemd-analyze), the man pages (mandoc, man) and the completion.
+apt-get install -y --no-install-recommends \
+	debhelper dpkg-dev fakeroot lintian systemd mandoc man-db \
+	bash-completion

@@ -97,7 +97,10 @@ pt_cli_parse(int argc, char *const *argv,
 		if (parse_option(argc, argv, &i, tables, ntables,
 		    &opts[out->nopts], err) != 0)
 			return -1;
-		out->nopts++;
+		if (opts[out->nopts].id == PT_CLI_POSITIONAL)
+			pos[out->npos++] = opts[out->nopts].val;
+		else
+			out->nopts++;
 	}
 	return 0;
 }
@@ -109,6 +112,21 @@ pt_cli_last(const pt_cli_args *a, int id)
 		if (a->opts[i - 1].id == id)
 			return &a->opts[i - 1];
 	return NULL;
+}
+
+int
+pt_cli_compress_level(const pt_cli_args *a, int id, int64_t *level,
+    pt_err *err)
+{
+	const pt_cli_optval *o = pt_cli_last(a, id);
+	int64_t v = 0;
+	if (o != NULL && o->val == NULL)
+		v = 9;
+	else if (o != NULL && pt_cli_parse_int("compression level", o->val, 0,
+	    9, &v, err) != 0)
+		return -1;
+	*level = v;
+	return 0;
 }
 
 size_t

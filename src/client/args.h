@@ -18,6 +18,12 @@
 
 /* ---- the option parser ---- */
 
+/* An option whose value is taken as the next positional argument:
+ * albatross-client's `info --name=NAME` for `info NAME`. */
+#define PT_CLI_POSITIONAL (-1)
+
+/* An entry with help NULL is an alias that --help does not list
+ * (albatross-client's spellings, client.h). */
 typedef struct {
 	const char *lng;      /* long name without "--"; NULL ends a table */
 	char shrt;            /* short letter or 0 */
@@ -53,6 +59,13 @@ int pt_cli_parse(int argc, char *const *argv,
 /* The last value of option id, or NULL (flags: their presence). */
 const pt_cli_optval *pt_cli_last(const pt_cli_args *a, int id);
 size_t pt_cli_count(const pt_cli_args *a, int id);
+
+/* The zlib level option id asks for: petrel's --compress (a flag) is 9,
+ * albatross-client's --compression-level N is N (0..9, 0: none); the
+ * last one given counts; 0 without either. It is the level asked of
+ * petreld for downloads; uploads only need to know whether to compress. */
+int pt_cli_compress_level(const pt_cli_args *a, int id, int64_t *level,
+    pt_err *err);
 
 /* ---- value parsers; every error message names the bad input ---- */
 

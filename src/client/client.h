@@ -13,6 +13,7 @@
 #include "transport.h"
 #include "util.h"
 #include "wire.h"
+#include "x509.h"
 
 /* Exit codes (docs/cli.md). */
 enum {
@@ -34,6 +35,16 @@ typedef struct {
 	bool dry_run;          /* --socket=- : print the request as hex */
 	bool json;
 	bool verbose;
+	/* Remote mode (--remote): the command goes into a leaf certificate
+	 * signed by ca_cert/ca_key, over TLS to petrel-tls. */
+	const char *remote;    /* HOST[:PORT] */
+	const char *ca_cert;   /* --ca-cert (default ca.pem) */
+	const char *ca_key;    /* --ca-key (default ca.key) */
+	const char *server_ca; /* --server-ca (default cacert.pem) */
+	pt_keytype key_type;   /* --key-type (default ed25519) */
+	/* `petrel ca request NAME COMMAND`: the command goes into NAME.req
+	 * instead (implies dry_run: nothing is asked of a daemon). */
+	const char *csr_base;
 	const char *command;   /* the command's name, for messages */
 	pt_cli_args args;      /* its positionals and options */
 } pt_client;
@@ -47,6 +58,16 @@ typedef struct {
 	int (*run)(pt_client *c);  /* returns the exit code */
 } pt_client_cmd;
 
+/* albatross-client's spellings of the options petrel spells otherwise,
+ * accepted so that albatross users' habits and scripts work (issue 14;
+ * petrel(1), ALBATROSS SPELLINGS). Not listed by --help. */
+#define PT_ALBATROSS_NAME_OPT \
+	{"name", 'n', true, PT_CLI_POSITIONAL, "NAME", NULL}
+#define PT_ALBATROSS_PATH_OPT \
+	{"path", 'p', true, PT_CLI_POSITIONAL, "PATH", NULL}
+#define PT_ALBATROSS_LEVEL_OPT(id) \
+	{"compression-level", 0, true, (id), "N", NULL}
+
 /* The commands, one group per file. */
 extern const pt_client_cmd pt_cmd_create, pt_cmd_destroy, pt_cmd_restart,
     pt_cmd_info, pt_cmd_get;
@@ -57,6 +78,10 @@ extern const pt_client_cmd pt_cmd_create_block, pt_cmd_destroy_block,
 extern const pt_client_cmd pt_cmd_console, pt_cmd_inactive_consoles;
 extern const pt_client_cmd pt_cmd_log;
 extern const pt_client_cmd pt_cmd_stats;
+/* `petrel ca SUBCOMMAND` (cmd_ca.c); request is special: main runs the
+ * command that follows its NAME in CSR mode. */
+extern const pt_client_cmd pt_cmd_ca_generate, pt_cmd_ca_request,
+    pt_cmd_ca_sign, pt_cmd_ca_revoke;
 
 /* ---- errors (stderr) ---- */
 
@@ -123,6 +148,17 @@ int pt_request_simple(const pt_client *c, pt_sock_kind sock,
  * every case. */
 int pt_request_query(const pt_client *c, const pt_name *name,
     const pt_command *cmd, pt_conn *conn, pt_arena *a, pt_wire *w);
+
+/* ---- commands in certificates (remote.c) ---- */
+
+/* pt_request_start over TLS: the command in an on-the-fly leaf, a large
+ * image streamed after it. 0 with conn open, or -1 with *rc. */
+int pt_remote_start(const pt_client *c, const pt_name *name,
+    const pt_command *cmd, pt_conn *conn, int *rc);
+/* pt_request_start of `ca request`: writes csr_base.req (and .key).
+ * 0 with *rc = 0, or -1 with *rc. */
+int pt_remote_csr(const pt_client *c, const pt_name *name,
+    const pt_command *cmd, int *rc);
 
 /* ---- output (output.c) ---- */
 

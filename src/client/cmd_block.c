@@ -32,6 +32,11 @@ static const pt_cli_optspec no_opts[] = {
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
+static const pt_cli_optspec info_opts[] = {
+	PT_ALBATROSS_NAME_OPT,
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
 /* ---- progress on a terminal ---- */
 
 #define PROGRESS_MIN ((uint64_t)8 << 20)
@@ -248,6 +253,7 @@ static const pt_cli_optspec create_opts[] = {
 	    "initial content (at most SIZE_MB MB), uploaded after creation"},
 	{"compress", 0, false, OPT_COMPRESS, NULL,
 	    "upload the data zlib-compressed"},
+	PT_ALBATROSS_LEVEL_OPT(OPT_COMPRESS),
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -257,7 +263,7 @@ run_create_block(pt_client *c)
 	pt_name name;
 	pt_command cmd = {.kind = PT_CMD_BLOCK_ADD};
 	const pt_cli_optval *data = pt_cli_last(&c->args, OPT_DATA);
-	bool compress = pt_cli_last(&c->args, OPT_COMPRESS) != NULL;
+	int64_t level;
 	pt_conn conn;
 	pt_arena a = {0};
 	pt_wire w;
@@ -269,7 +275,9 @@ run_create_block(pt_client *c)
 	if (pt_cli_parse_int("size in MB", c->args.pos[1], 1, MAX_BLOCK_MB,
 	    &cmd.u.size_mb, &err) != 0)
 		return pt_usage(c, "%s", err.msg);
-	if (compress && data == NULL)
+	if (pt_cli_compress_level(&c->args, OPT_COMPRESS, &level, &err) != 0)
+		return pt_usage(c, "%s", err.msg);
+	if (level > 0 && data == NULL)
 		return pt_usage(c, "--compress needs --data");
 	if (data != NULL) {
 		/* Refuse data that cannot fit before creating anything. */
@@ -300,7 +308,7 @@ run_create_block(pt_client *c)
 	}
 	if (rc != 0 || data == NULL)
 		return rc;
-	return upload(c, &name, data->val, compress);
+	return upload(c, &name, data->val, level > 0);
 }
 
 const pt_client_cmd pt_cmd_create_block = {
@@ -343,7 +351,7 @@ run_block(pt_client *c)
 const pt_client_cmd pt_cmd_block = {
 	"block", "[NAME|PATH]",
 	"show block devices: one, or all below a path (default ':', all)",
-	no_opts, 0, 1, run_block,
+	info_opts, 0, 1, run_block,
 };
 
 /* ---- set-block ---- */
@@ -351,6 +359,7 @@ const pt_client_cmd pt_cmd_block = {
 static const pt_cli_optspec set_opts[] = {
 	{"compress", 0, false, OPT_COMPRESS, NULL,
 	    "upload the data zlib-compressed"},
+	PT_ALBATROSS_LEVEL_OPT(OPT_COMPRESS),
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -358,11 +367,14 @@ static int
 run_set_block(pt_client *c)
 {
 	pt_name name;
+	int64_t level;
+	pt_err err;
 
 	if (block_name(c, &name) != 0)
 		return PT_EXIT_USAGE;
-	return upload(c, &name, c->args.pos[1],
-	    pt_cli_last(&c->args, OPT_COMPRESS) != NULL);
+	if (pt_cli_compress_level(&c->args, OPT_COMPRESS, &level, &err) != 0)
+		return pt_usage(c, "%s", err.msg);
+	return upload(c, &name, c->args.pos[1], level > 0);
 }
 
 const pt_client_cmd pt_cmd_set_block = {
@@ -377,6 +389,7 @@ static const pt_cli_optspec dump_opts[] = {
 	{"compress", 0, false, OPT_COMPRESS, NULL,
 	    "transfer the data zlib-compressed (the file is written "
 	    "uncompressed)"},
+	PT_ALBATROSS_LEVEL_OPT(OPT_COMPRESS),
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -462,7 +475,9 @@ run_dump_block(pt_client *c)
 			return pt_usage(c, "%s", err.msg);
 		file = deffile;
 	}
-	cmd.u.level = pt_cli_last(&c->args, OPT_COMPRESS) != NULL ? 9 : 0;
+	if (pt_cli_compress_level(&c->args, OPT_COMPRESS, &cmd.u.level,
+	    &err) != 0)
+		return pt_usage(c, "%s", err.msg);
 	int r = pt_request_start(c, PT_SOCK_VMMD, &name, &cmd, &conn, &rc);
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;

@@ -1,5 +1,6 @@
 /*
  * Console commands, answered by petrel-console on <tmpdir>/util/console.sock
+ * (petreld's symlink to <tmpdir>/console/console.sock)
  * (albatross-wire.md §8.3): console (subscribe) and inactive-consoles.
  */
 #include <stdio.h>
@@ -104,7 +105,8 @@ const pt_client_cmd pt_cmd_console = {
 	console_opts, 1, 1, run_console,
 };
 
-static const pt_cli_optspec no_opts[] = {
+static const pt_cli_optspec inactive_opts[] = {
+	PT_ALBATROSS_PATH_OPT,
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -123,5 +125,5 @@ const pt_client_cmd pt_cmd_inactive_consoles = {
 	"inactive-consoles", "[PATH]",
 	"list the unikernels below PATH that stopped but whose console "
 	"output is still kept",
-	no_opts, 0, 1, run_inactive,
+	inactive_opts, 0, 1, run_inactive,
 };

@@ -16,10 +16,6 @@ enum {
 
 #define MAX_CPU_ID 65535
 
-static const pt_cli_optspec no_opts[] = {
-	{NULL, 0, false, 0, NULL, NULL},
-};
-
 static const pt_cli_optspec add_opts[] = {
 	{"unikernels", 0, true, OPT_UNIKERNELS, "N",
 	    "how many unikernels may run at and below PATH (required)"},
@@ -30,6 +26,15 @@ static const pt_cli_optspec add_opts[] = {
 	    "block storage in MB (default: none allowed)"},
 	{"bridge", 0, true, OPT_BRIDGE, "NAME",
 	    "bridge the unikernels may use (repeatable)"},
+	/* albatross-client's spellings (client.h); its UNIKERNELS is the
+	 * second positional argument (policy_from_options). */
+	{"network", 0, true, OPT_BRIDGE, "NAME", NULL},
+	{"size", 0, true, OPT_BLOCK, "MB", NULL},
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
+static const pt_cli_optspec path_opts[] = {
+	PT_ALBATROSS_PATH_OPT,
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -59,9 +64,18 @@ policy_from_options(const pt_client *c, pt_arena *a, pt_policy *p)
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	if ((rc = required_int(c, OPT_UNIKERNELS, "unikernels",
-	    "number of unikernels", 0, &p->unikernels)) != 0 ||
-	    (rc = required_int(c, OPT_MEM, "mem", "memory", 0,
+	if (c->args.npos == 2) {
+		/* albatross-client: add-policy PATH UNIKERNELS */
+		if (pt_cli_last(&c->args, OPT_UNIKERNELS) != NULL)
+			return pt_usage(c, "the number of unikernels is given "
+			    "twice (UNIKERNELS and --unikernels)");
+		if (pt_cli_parse_int("number of unikernels", c->args.pos[1],
+		    0, INT64_MAX, &p->unikernels, &err) != 0)
+			return pt_usage(c, "%s", err.msg);
+	} else if ((rc = required_int(c, OPT_UNIKERNELS, "unikernels",
+	    "number of unikernels", 0, &p->unikernels)) != 0)
+		return rc;
+	if ((rc = required_int(c, OPT_MEM, "mem", "memory", 0,
 	    &p->memory)) != 0)
 		return rc;
 	if ((o = pt_cli_last(&c->args, OPT_BLOCK)) != NULL) {
@@ -110,7 +124,7 @@ run_policy(pt_client *c)
 const pt_client_cmd pt_cmd_policy = {
 	"policy", "[PATH]",
 	"show the policies at and below PATH (default ':', all)",
-	no_opts, 0, 1, run_policy,
+	path_opts, 0, 1, run_policy,
 };
 
 /* ---- add-policy, replace-policy ---- */
@@ -185,7 +199,7 @@ const pt_client_cmd pt_cmd_add_policy = {
 	"PATH --unikernels N --mem MB --cpu ID... [--block MB] "
 	"[--bridge NAME]...",
 	"add (or change) the policy of PATH",
-	add_opts, 1, 1, run_add_policy,
+	add_opts, 1, 2, run_add_policy,
 };
 
 const pt_client_cmd pt_cmd_replace_policy = {
@@ -193,7 +207,7 @@ const pt_client_cmd pt_cmd_replace_policy = {
 	"PATH --unikernels N --mem MB --cpu ID... [--block MB] "
 	"[--bridge NAME]...",
 	"change the policy of PATH; fails if PATH has no policy yet",
-	add_opts, 1, 1, run_replace_policy,
+	add_opts, 1, 2, run_replace_policy,
 };
 
 /* ---- remove-policy ---- */
@@ -211,5 +225,5 @@ run_remove_policy(pt_client *c)
 
 const pt_client_cmd pt_cmd_remove_policy = {
 	"remove-policy", "PATH", "remove the policy of PATH",
-	no_opts, 1, 1, run_remove_policy,
+	path_opts, 1, 1, run_remove_policy,
 };

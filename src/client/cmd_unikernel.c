@@ -57,6 +57,9 @@ static const pt_cli_optspec create_opts[] = {
 	    "replace a running unikernel of that name"},
 	{"compress", 0, false, OPT_COMPRESS, NULL,
 	    "send the image zlib-compressed"},
+	/* albatross-client's spellings (client.h) */
+	{"restart", 0, false, OPT_RESTART_ON_FAIL, NULL, NULL},
+	PT_ALBATROSS_LEVEL_OPT(OPT_COMPRESS),
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -217,7 +220,12 @@ run_create(pt_client *c)
 	if ((rc = config_from_options(c, &a, cfg)) != 0)
 		goto out;
 	cfg->typ = PT_TYP_SOLO5;
-	cfg->compressed = pt_cli_last(&c->args, OPT_COMPRESS) != NULL;
+	int64_t level;
+	if (pt_cli_compress_level(&c->args, OPT_COMPRESS, &level, &err) != 0) {
+		rc = pt_usage(c, "%s", err.msg);
+		goto out;
+	}
+	cfg->compressed = level > 0;
 	if (pt_input_slurp(c->args.pos[1], PT_CLIENT_MAX_IMAGE,
 	    cfg->compressed, &image, &err) != 0) {
 		rc = pt_usage(c, "cannot read the image: %s", err.msg);
@@ -241,6 +249,11 @@ const pt_client_cmd pt_cmd_create = {
 /* ---- destroy ---- */
 
 static const pt_cli_optspec no_opts[] = {
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
+static const pt_cli_optspec info_opts[] = {
+	PT_ALBATROSS_NAME_OPT,
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -438,7 +451,7 @@ run_info(pt_client *c)
 const pt_client_cmd pt_cmd_info = {
 	"info", "[NAME|PATH]",
 	"show unikernels: one, or all below a path (default ':', all)",
-	no_opts, 0, 1, run_info,
+	info_opts, 0, 1, run_info,
 };
 
 /* ---- get ---- */
@@ -447,6 +460,7 @@ static const pt_cli_optspec get_opts[] = {
 	{"compress", 0, false, OPT_COMPRESS, NULL,
 	    "transfer the image zlib-compressed (the file is written "
 	    "uncompressed)"},
+	PT_ALBATROSS_LEVEL_OPT(OPT_COMPRESS),
 	{NULL, 0, false, 0, NULL, NULL},
 };
 
@@ -518,7 +532,9 @@ run_get(pt_client *c)
 			return pt_usage(c, "%s", err.msg);
 		file = deffile;
 	}
-	cmd.u.level = pt_cli_last(&c->args, OPT_COMPRESS) != NULL ? 9 : 0;
+	if (pt_cli_compress_level(&c->args, OPT_COMPRESS, &cmd.u.level,
+	    &err) != 0)
+		return pt_usage(c, "%s", err.msg);
 	int r = pt_request_start(c, PT_SOCK_VMMD, &name, &cmd, &conn, &rc);
 	if (r != 0)
 		return r > 0 ? PT_EXIT_OK : rc;

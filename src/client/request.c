@@ -2,9 +2,11 @@
  * One conversation with a daemon: encode the command, send it (or print it
  * with --socket=-), read and check the replies.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client.h"
 #include "escape.h"
@@ -13,14 +15,33 @@
  * the client allocate without bound. */
 #define DECODE_LIMIT ((size_t)512 * 1024 * 1024)
 
+/* albatross's paths: <tmpdir>/util/vmmd.sock and util/console.sock. The
+ * latter is petreld's symlink to petrel-console's own socket,
+ * <tmpdir>/console/console.sock, which is used directly while there is no
+ * link (petrel-console running without a petreld yet). */
 static const char *
 socket_path(const pt_client *c, pt_sock_kind sock, char *buf, size_t cap)
 {
 	if (c->socket != NULL)
 		return c->socket;
-	snprintf(buf, cap, "%s/util/%s", c->tmpdir,
-	    sock == PT_SOCK_CONSOLE ? "console.sock" :
-	    sock == PT_SOCK_STATS ? "stat.sock" : "vmmd.sock");
+	if (sock == PT_SOCK_STATS) {
+		snprintf(buf, cap, "%s/util/stat.sock", c->tmpdir);
+		return buf;
+	}
+	if (sock != PT_SOCK_CONSOLE) {
+		snprintf(buf, cap, "%s/util/vmmd.sock", c->tmpdir);
+		return buf;
+	}
+	struct stat st;
+	snprintf(buf, cap, "%s/console/console.sock", c->tmpdir);
+	if (stat(buf, &st) == 0) {
+		char link[4096];
+		snprintf(link, sizeof(link), "%s/util/console.sock",
+		    c->tmpdir);
+		if (lstat(link, &st) < 0 && errno == ENOENT)
+			return buf;
+	}
+	snprintf(buf, cap, "%s/util/console.sock", c->tmpdir);
 	return buf;
 }
 
@@ -76,12 +97,20 @@ pt_request_start(const pt_client *c, pt_sock_kind sock, const pt_name *name,
 		    body.oom ? "out of memory" : err.msg);
 		return -1;
 	}
+	if (c->csr_base != NULL) {
+		pt_buf_free(&body);
+		return pt_remote_csr(c, name, cmd, rc) == 0 ? 1 : -1;
+	}
 	if (c->dry_run) {
 		*rc = print_hex(&body);
 		pt_buf_free(&body);
 		return *rc == 0 ? 1 : -1;
 	}
 	verbose_print(c, "->", &w);
+	if (c->remote != NULL) {
+		pt_buf_free(&body);
+		return pt_remote_start(c, name, cmd, conn, rc);
+	}
 	const char *p = socket_path(c, sock, path, sizeof(path));
 	if (pt_conn_open(conn, p, PT_CLIENT_MAX_FRAME, &err) != 0 ||
 	    pt_conn_send_frame(conn, body.data, body.len, &err) != 0) {
@@ -175,7 +204,8 @@ pt_request_query(const pt_client *c, const pt_name *name,
 	conn->fd = -1;
 	if (c->dry_run)
 		return pt_usage(c, "needs an answer from the daemon, so it "
-		    "cannot be used with --socket=-");
+		    "cannot be used with --socket=- or in a certificate "
+		    "request");
 	if (pt_request_start(c, PT_SOCK_VMMD, name, cmd, conn, &rc) != 0)
 		return rc;
 	if (pt_request_reply(c, conn, name, a, w, &rc) > 0 &&

@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tls.h"
+
 int
 pt_conn_open(pt_conn *c, const char *path, size_t max_frame, pt_err *err)
 {
@@ -15,6 +17,7 @@ pt_conn_open(pt_conn *c, const char *path, size_t max_frame, pt_err *err)
 	size_t n = strlen(path);
 
 	c->fd = -1;
+	c->tls = NULL;
 	pt_frame_reader_init(&c->rd, max_frame);
 	if (n >= sizeof(sa.sun_path))
 		return pt_fail(err, "socket path too long: %s", path);
@@ -33,10 +36,21 @@ pt_conn_open(pt_conn *c, const char *path, size_t max_frame, pt_err *err)
 }
 
 void
+pt_conn_open_tls(pt_conn *c, struct pt_tls *t, int fd, size_t max_frame)
+{
+	c->fd = fd;
+	c->tls = t;
+	pt_frame_reader_init(&c->rd, max_frame);
+}
+
+void
 pt_conn_close(pt_conn *c)
 {
-	if (c->fd >= 0)
+	if (c->tls != NULL)
+		pt_tls_free(c->tls);   /* closes fd too */
+	else if (c->fd >= 0)
 		close(c->fd);
+	c->tls = NULL;
 	c->fd = -1;
 	pt_frame_reader_free(&c->rd);
 }
@@ -44,8 +58,12 @@ pt_conn_close(pt_conn *c)
 /* sendmsg until everything went out; MSG_NOSIGNAL turns a closed peer
  * into EPIPE instead of killing the client. */
 static int
-send_all(int fd, struct iovec *iov, int iovcnt, pt_err *err)
+send_all(pt_conn *c, struct iovec *iov, int iovcnt, pt_err *err)
 {
+	int fd = c->fd;
+
+	if (c->tls != NULL)
+		return pt_tls_writev(c->tls, iov, iovcnt, err);
 	while (iovcnt > 0) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
@@ -91,7 +109,7 @@ pt_conn_send_frame(pt_conn *c, const uint8_t *body, size_t len, pt_err *err)
 		{.iov_base = prefix, .iov_len = 4},
 		{.iov_base = (void *)body, .iov_len = len},
 	};
-	return send_all(c->fd, iov, len > 0 ? 2 : 1, err);
+	return send_all(c, iov, len > 0 ? 2 : 1, err);
 }
 
 int
@@ -116,7 +134,7 @@ pt_conn_send_chunks(pt_conn *c, const uint8_t *data, size_t len,
 			len -= k;
 			n++;
 		}
-		if (send_all(c->fd, iov, 2 * n, err) != 0)
+		if (send_all(c, iov, 2 * n, err) != 0)
 			return -1;
 	}
 	return 0;
@@ -127,7 +145,7 @@ pt_conn_send_end(pt_conn *c, pt_err *err)
 {
 	uint8_t end[4] = {0, 0, 0, 0};
 	struct iovec iov = {.iov_base = end, .iov_len = 4};
-	return send_all(c->fd, &iov, 1, err);
+	return send_all(c, &iov, 1, err);
 }
 
 int
@@ -151,7 +169,11 @@ pt_conn_next(pt_conn *c, const uint8_t **body, size_t *len, pt_err *err)
 		uint8_t *space = pt_frame_reader_space(&c->rd, &avail);
 		if (space == NULL)
 			return pt_fail(err, "out of memory reading the reply");
-		ssize_t r = read(c->fd, space, avail);
+		ssize_t r = c->tls != NULL ?
+		    pt_tls_read(c->tls, space, avail, err) :
+		    read(c->fd, space, avail);
+		if (r < 0 && c->tls != NULL)
+			return -1;
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -173,6 +195,8 @@ pt_conn_readable(pt_conn *c)
 	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	int r;
 
+	if (c->tls != NULL)
+		return pt_tls_readable(c->tls);
 	do
 		r = poll(&p, 1, 0);
 	while (r < 0 && errno == EINTR);

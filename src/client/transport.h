@@ -13,14 +13,20 @@
 #include "frame.h"
 #include "util.h"
 
+struct pt_tls;
+
 typedef struct {
 	int fd;
 	pt_frame_reader rd;
+	struct pt_tls *tls;   /* non-NULL: a TLS connection (tls.h) on fd */
 } pt_conn;
 
 /* Connects (SOCK_CLOEXEC) to the Unix socket at path. */
 int pt_conn_open(pt_conn *c, const char *path, size_t max_frame,
     pt_err *err);
+/* A connection over an established TLS session (it owns t and its fd). */
+void pt_conn_open_tls(pt_conn *c, struct pt_tls *t, int fd,
+    size_t max_frame);
 void pt_conn_close(pt_conn *c);
 
 /* Sends the 4-byte length and the body (not copied: images are big). */

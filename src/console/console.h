@@ -70,6 +70,8 @@ struct pt_console_daemon {
 };
 
 /* registry.c */
+/* Raises the descriptor limit and logs it (at start). */
+void pt_console_limits_init(pt_console_daemon *d);
 pt_console *pt_console_find(pt_console_daemon *d, const pt_name *name);
 /* `add n`: (re)opens the FIFO of `name`, creating its ring if needed, and
  * keeps at most n+1 rings for its path (the oldest inactive go first). */

@@ -1,8 +1,9 @@
 /*
  * petrel-console: options, the listening socket and the event loop.
  * It needs no privileges: it reads FIFOs that petreld creates and listens
- * on a socket in the run dir; run it as a user that shares a group with
- * petreld.
+ * on <tmpdir>/console/console.sock, in the one directory of the run dir it
+ * may write (docs/permissions.md); run it as a user in petreld's
+ * --console-group.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,10 +48,12 @@ usage(FILE *f)
 "Keeps the console output of each unikernel that petreld starts in a ring\n"
 "of lines and streams it to subscribers (petrel console NAME).\n"
 "It needs no privileges: run it as a user in the group given to\n"
-"petreld --console-group, which lets that group read the FIFOs.\n"
+"petreld --console-group, which lets that group read the FIFOs and keep\n"
+"its socket in DIR/console.\n"
 "\n"
 "  --tmpdir DIR        run dir shared with petreld (default /run/petrel);\n"
-"                      listens on DIR/util/console.sock, reads DIR/fifo/NAME\n"
+"                      listens on DIR/console/console.sock (petreld links\n"
+"                      DIR/util/console.sock to it), reads DIR/fifo/NAME\n"
 "  --ring-lines N      lines kept per unikernel (default %d)\n"
 "  --max-subscribers N subscribers per unikernel; the oldest is dropped\n"
 "                      when one more arrives (default %d)\n"
@@ -63,6 +66,7 @@ usage(FILE *f)
 "  --syslog            log to syslog instead of stderr\n"
 "  -v                  more log output (repeat for more)\n"
 "  -h, --help          this text\n"
+"  --version           print the version and exit\n"
 "Systemd socket activation (LISTEN_FDS) is supported.\n",
 	    PT_CONSOLE_RING_DEFAULT, PT_CONSOLE_MAX_SUBS_DEFAULT);
 }
@@ -102,6 +106,7 @@ main(int argc, char **argv)
 		{"write-timeout-ms", required_argument, NULL, 'w'},
 		{"syslog", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *tmpdir = "/run/petrel";
@@ -137,6 +142,7 @@ main(int argc, char **argv)
 		case 'l': use_syslog = true; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': puts("petrel-console " PETREL_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -155,26 +161,33 @@ main(int argc, char **argv)
 	d.verbose = verbose;
 	d.idle_timeout_ms = idle_ms;
 	d.write_timeout_ms = write_ms;
+	pt_console_limits_init(&d);
 	pt_err err;
-	char util[PATH_MAX], sock[PATH_MAX];
+	char dir[PATH_MAX], sock[PATH_MAX];
 	if ((size_t)snprintf(d.fifo_dir, sizeof(d.fifo_dir), "%s/fifo",
 	    tmpdir) >= sizeof(d.fifo_dir) ||
-	    (size_t)snprintf(util, sizeof(util), "%s/util", tmpdir) >=
-	    sizeof(util) ||
-	    (size_t)snprintf(sock, sizeof(sock), "%s/console.sock", util) >=
+	    (size_t)snprintf(dir, sizeof(dir), "%s/console", tmpdir) >=
+	    sizeof(dir) ||
+	    (size_t)snprintf(sock, sizeof(sock), "%s/console.sock", dir) >=
 	    sizeof(sock)) {
 		fprintf(stderr, "petrel-console: --tmpdir too long\n");
 		return 1;
 	}
-	/* The util dir may not exist yet if petreld has not started. */
+	/* Our directory: petreld makes it (for an unprivileged
+	 * petrel-console, in its group); run as root before petreld, we
+	 * make it ourselves. Nothing else of the run dir is ours to touch:
+	 * petreld's util/console.sock is the symlink to our socket. */
 	mkdir(tmpdir, 0755);
-	if (mkdir(util, 0755) < 0 && errno != EEXIST) {
-		fprintf(stderr, "petrel-console: %s: %s\n", util,
-		    strerror(errno));
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "petrel-console: %s: %s (petreld makes it when "
+		    "it starts)\n", dir, strerror(errno));
 		return 1;
 	}
 	bool activated;
-	int lfd = pt_server_socket(sock, "petrel-console", &activated, &err);
+	/* 0660: petreld is root, operators who read consoles are in our
+	 * group. */
+	int lfd = pt_server_socket(sock, "petrel-console", 0660, &activated,
+	    &err);
 	if (lfd < 0) {
 		fprintf(stderr, "petrel-console: %s\n", err.msg);
 		return 1;

@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capacity.h"
 #include "console.h"
+#include "nofile.h"
 
 pt_console *
 pt_console_find(pt_console_daemon *d, const pt_name *name)
@@ -231,6 +233,42 @@ evict_rings(pt_console_daemon *d, const pt_name *path, int64_t n,
 	}
 }
 
+void
+pt_console_limits_init(pt_console_daemon *d)
+{
+	pt_nofile n;
+	pt_nofile_raise(&n);
+	if (n.error != 0)
+		pt_console_log(d, 0, "descriptor limit: cannot raise the soft "
+		    "limit %llu to the hard limit %llu: %s",
+		    (unsigned long long)n.before, (unsigned long long)n.hard,
+		    strerror(n.error));
+	pt_console_log(d, 0, "descriptor limit %llu (inherited soft limit "
+	    "%llu, hard limit %llu): at most %zu consoles read at once",
+	    (unsigned long long)n.soft, (unsigned long long)n.before,
+	    (unsigned long long)n.hard, pt_fd_capacity(n.soft,
+	    PT_CONSOLE_FDS_PER_UNIKERNEL, PT_CONSOLE_FDS_RESERVE));
+}
+
+/* Opening one more FIFO must leave the reserve for connections: petreld's
+ * link and subscribers. */
+static int
+check_fds(pt_console_daemon *d, pt_err *err)
+{
+	size_t reading = 0;
+	for (pt_console *c = d->consoles; c != NULL; c = c->next)
+		if (c->fifo_fd >= 0)
+			reading++;
+	uint64_t limit = pt_nofile_soft();
+	size_t cap = pt_fd_capacity(limit, PT_CONSOLE_FDS_PER_UNIKERNEL,
+	    PT_CONSOLE_FDS_RESERVE);
+	if (reading < cap)
+		return 0;
+	return pt_fail(err, "descriptor limit %llu allows at most %zu "
+	    "consoles; %zu read (raise petrel-console's RLIMIT_NOFILE, see "
+	    "docs/limits.md)", (unsigned long long)limit, cap, reading);
+}
+
 int
 pt_console_add(pt_console_daemon *d, const pt_name *name, int64_t n,
     pt_err *err)
@@ -239,6 +277,8 @@ pt_console_add(pt_console_daemon *d, const pt_name *name, int64_t n,
 		return pt_fail(err, "console add needs a unikernel name, not "
 		    "the path %s", name->text);
 	pt_console *c = pt_console_find(d, name);
+	if ((c == NULL || c->fifo_fd < 0) && check_fds(d, err) < 0)
+		return -1;
 	bool created = false;
 	if (c == NULL) {
 		c = console_new(d, name);

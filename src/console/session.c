@@ -4,21 +4,21 @@
  *    more;
  *  - `subscribe`: reply "subscribed" or "waiting for VM", then history and
  *    live lines until either side closes (anything the client sends ends
- *    it);
+ *    it; its half-close does not);
  *  - `list-inactive`: reply the inactive consoles below a path, close;
  *  - anything else: close without a reply, as albatross does.
  *
  * Slots are limited: a connection that has neither subscribed nor added a
  * console (and is not petreld's) is closed after idle_timeout_ms without a
  * command, and any connection whose output waits write_timeout_ms without
- * the peer taking some is closed.
+ * the peer taking some is closed. A client that pipelines commands and
+ * does not read is not read from either until it does (src/daemon/fconn.h).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -31,10 +31,6 @@ struct session {
 	bool subscribed;
 	pt_console_sub sub;
 	bool control;           /* petreld's link: it sent `add`, or is it */
-	struct event *idle;     /* armed while neither control nor subscribed */
-	struct event *wcheck;   /* samples the queued output */
-	size_t last_queued;
-	int64_t stalled_ms;     /* output waiting without shrinking */
 };
 
 static void
@@ -49,65 +45,8 @@ session_end(session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	pt_fconn_free(s->conn);
-	if (s->idle != NULL)
-		event_free(s->idle);
-	if (s->wcheck != NULL)
-		event_free(s->wcheck);
 	pt_server_conn_closed(s->d->server);
 	free(s);
-}
-
-static struct timeval
-ms_tv(int64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000};
-	return tv;
-}
-
-/* The output is looked at this often: a peer is dropped after between
- * write_timeout_ms and 5/4 of it. */
-static int64_t
-wcheck_period_ms(const pt_console_daemon *d)
-{
-	int64_t p = d->write_timeout_ms / 4;
-	return p > 0 ? p : 1;
-}
-
-static void
-on_idle(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	session *s = arg;
-	pt_console_log(s->d, 1, "closing a connection without a command "
-	    "for %lld ms", (long long)s->d->idle_timeout_ms);
-	session_end(s);
-}
-
-/* A peer that does not read keeps its slot and its output: with output
- * waiting at every look for write_timeout_ms, never less than at the look
- * before, it goes. (Looks, not every write: a peer that keeps up with
- * a very busy console can look stalled at each one; one that does not
- * keep up is dropped by the output cap anyway.) */
-static void
-on_wcheck(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	session *s = arg;
-	size_t q = pt_fconn_queued(s->conn);
-	if (q > 0 && q >= s->last_queued)
-		s->stalled_ms += wcheck_period_ms(s->d);
-	else
-		s->stalled_ms = 0;
-	s->last_queued = q;
-	if (s->stalled_ms >= s->d->write_timeout_ms) {
-		pt_console_log(s->d, 0, "closing a connection that took none "
-		    "of its %zu waiting bytes for %lld ms", q,
-		    (long long)s->stalled_ms);
-		session_end(s);
-	}
 }
 
 /* The idle timeout is for clients: petreld's link may have nothing to
@@ -135,19 +74,16 @@ peer_is_petreld(int fd)
 	return strcmp(comm, "petreld") == 0;
 }
 
-/* A command arrived: the idle clock restarts, or stops for good once the
- * connection is petreld's or a subscriber's. */
+/* A command arrived: the idle clock (restarted by the connection on
+ * input) stops for good once the connection is petreld's or a
+ * subscriber's. */
 static void
 idle_after_command(session *s, pt_cmd_kind kind)
 {
 	if (kind == PT_CMD_CONSOLE_ADD)
 		s->control = true;
-	if (s->control || kind == PT_CMD_CONSOLE_SUBSCRIBE) {
-		event_del(s->idle);
-		return;
-	}
-	struct timeval tv = ms_tv(s->d->idle_timeout_ms);
-	evtimer_add(s->idle, &tv);
+	if (s->control || kind == PT_CMD_CONSOLE_SUBSCRIBE)
+		pt_fconn_set_idle_timeout(s->conn, 0);
 }
 
 static void
@@ -221,6 +157,10 @@ do_subscribe(session *s, const pt_header *h, const pt_subscribe *how)
 		return;
 	}
 	s->subscribed = true;
+	/* An open-ended stream: the peer's half-close does not end it, a
+	 * frame from the peer does (on_frame). */
+	static const pt_fconn_stream live = {0};
+	pt_fconn_set_stream(s->conn, &live);
 	reply_string(s, h, c->has_ring ? "subscribed" : "waiting for VM");
 	if (pt_console_send_history(&s->sub, how) < 0)
 		pt_fconn_close_when_flushed(s->conn);
@@ -308,15 +248,21 @@ on_frame(pt_fconn *conn, const uint8_t *body, size_t len, void *ctx)
 static void
 on_closed(pt_fconn *conn, const char *why, void *ctx)
 {
-	(void)conn;
 	session *s = ctx;
-	pt_console_log(s->d, 2, "connection closed: %s", why);
+	pt_fconn_reason r = pt_fconn_close_reason(conn);
+	if (r == PT_FCONN_IDLE)
+		pt_console_log(s->d, 1, "closing a connection without a "
+		    "command for %lld ms", (long long)s->d->idle_timeout_ms);
+	else if (r == PT_FCONN_WRITE_TIMEOUT)
+		pt_console_log(s->d, 0, "closing a connection that %s", why);
+	else
+		pt_console_log(s->d, 2, "connection closed: %s", why);
 	session_end(s);
 }
 
 static const pt_fconn_ops session_ops = {
 	.frame = on_frame,
-	.end = NULL,
+	.end = NULL,  /* a half-close */
 	.closed = on_closed,
 };
 
@@ -325,32 +271,24 @@ pt_console_accept(int fd, void *ctx)
 {
 	pt_console_daemon *d = ctx;
 	session *s = calloc(1, sizeof(*s));
-	if (s != NULL) {
-		s->d = d;
-		s->control = peer_is_petreld(fd);
-		s->idle = evtimer_new(d->base, on_idle, s);
-		s->wcheck = event_new(d->base, -1, EV_PERSIST, on_wcheck, s);
-		s->conn = pt_fconn_new(d->base, fd, d->max_frame,
-		    PT_CONSOLE_SUB_MAX_OUT, &session_ops, s);
+	if (s == NULL) {
+		close(fd);
+		pt_server_conn_closed(d->server);
+		return;
 	}
-	struct timeval idle_tv = ms_tv(d->idle_timeout_ms);
-	struct timeval check_tv = ms_tv(wcheck_period_ms(d));
-	if (s == NULL || s->conn == NULL || s->idle == NULL ||
-	    s->wcheck == NULL || evtimer_add(s->wcheck, &check_tv) < 0 ||
-	    (!s->control && evtimer_add(s->idle, &idle_tv) < 0)) {
-		if (s != NULL) {
-			if (s->idle != NULL)
-				event_free(s->idle);
-			if (s->wcheck != NULL)
-				event_free(s->wcheck);
-			if (s->conn != NULL)
-				pt_fconn_free(s->conn);  /* closes fd */
-			else
-				close(fd);
-			free(s);
-		} else {
-			close(fd);
-		}
+	s->d = d;
+	s->control = peer_is_petreld(fd);
+	pt_fconn_params p = {
+		.max_frame = d->max_frame,
+		/* Live lines are pushed, not asked for: a subscriber that
+		 * lags more is dropped (registry.c). */
+		.max_out = PT_CONSOLE_SUB_MAX_OUT,
+		.idle_ms = s->control ? 0 : d->idle_timeout_ms,
+		.write_timeout_ms = d->write_timeout_ms,
+	};
+	s->conn = pt_fconn_open(d->base, fd, NULL, NULL, &p, &session_ops, s);
+	if (s->conn == NULL) {  /* fd closed */
+		free(s);
 		pt_server_conn_closed(d->server);
 		return;
 	}

@@ -418,13 +418,32 @@ pt_event_ring_at(const pt_event_ring *r, size_t i)
 	return &r->slots[(r->start + i) % r->capacity];
 }
 
+void
+pt_event_refused(pt_event *e, const pt_name *name, const char *command,
+    const char *reason)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = PT_EV_REFUSED;
+	e->name = *name;
+	e->command.s = command;
+	e->command.len = strlen(command);
+	e->reason.s = reason;
+	e->reason.len = strlen(reason);
+}
+
 bool
 pt_event_visible(const pt_name *who, const pt_name *subject)
 {
-	/* Every label of `who` (path and label) starts the labels of the
-	 * subject: a name sees itself and what lies below it as a path. */
+	/* A path sees the subjects whose PATH starts with it: "a:b:" sees
+	 * "a:b:x" and "a:b:c:", but not "a:b", which is the label b of the
+	 * path "a:" (a path and a label of the same spelling are different
+	 * things, albatross-wire.md §4.1). A name sees itself and what lies
+	 * below it read as a path: every label of `who` starts the labels
+	 * of the subject. */
 	size_t n = pt_name_nlabels(who);
-	if (pt_name_nlabels(subject) < n)
+	size_t have = who->has_label ? pt_name_nlabels(subject) :
+	    subject->npath;
+	if (have < n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		size_t la, lb;

@@ -131,5 +131,9 @@ const pt_event_slot *pt_event_ring_at(const pt_event_ring *r, size_t i);
  * the path `a:x:` also sees the unikernel `a:x` (as `info a:x:` does).
  * startup and hup (subject ":") only for the root. */
 bool pt_event_visible(const pt_name *who, const pt_name *subject);
+/* A `refused` event (its strings are borrowed, not copied): petreld's
+ * failure replies and petrel-tls's refusals record the same event. */
+void pt_event_refused(pt_event *e, const pt_name *name, const char *command,
+    const char *reason);
 
 #endif

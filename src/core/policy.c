@@ -241,3 +241,26 @@ pt_policy_free(pt_policy *p)
 {
 	free(p);
 }
+
+pt_policy *
+pt_policy_clamp(const pt_policy *p, const pt_policy *bound)
+{
+	pt_policy *c = pt_policy_dup(p);
+	if (c == NULL)
+		return NULL;
+	if (c->unikernels > bound->unikernels)
+		c->unikernels = bound->unikernels;
+	if (c->memory > bound->memory)
+		c->memory = bound->memory;
+	if (!bound->has_block)
+		c->has_block = false;
+	else if (c->has_block && c->block > bound->block)
+		c->block = bound->block;
+	/* The copy owns its CPU ids: filtered in place, order kept. */
+	size_t n = 0;
+	for (size_t i = 0; i < c->ncpuids; i++)
+		if (pt_policy_has_cpu(bound, c->cpuids[i]))
+			c->cpuids[n++] = c->cpuids[i];
+	c->ncpuids = n;
+	return c;
+}

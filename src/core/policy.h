@@ -44,6 +44,12 @@ bool pt_policy_equal(const pt_policy *a, const pt_policy *b);
 pt_policy *pt_policy_dup(const pt_policy *p);
 void pt_policy_free(pt_policy *p);
 
+/* A heap copy of p narrowed to `bound` in count, memory, block storage
+ * and CPU ids; its bridges stay p's (bridges come and go while a host
+ * runs). The result may be unusable (no CPU left): it then refuses
+ * everything, which is the point. NULL when out of memory. */
+pt_policy *pt_policy_clamp(const pt_policy *p, const pt_policy *bound);
+
 bool pt_policy_has_cpu(const pt_policy *p, int64_t cpu);
 bool pt_policy_has_bridge(const pt_policy *p, const char *bridge, size_t n);
 

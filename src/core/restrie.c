@@ -596,10 +596,11 @@ format_cpus(const pt_policy *p, char *out, size_t cap)
 		snprintf(out, cap, "none");
 }
 
-/* Does one more unikernel `u` fit the policy at the k-th path prefix of
- * name, whose subtree uses `use`, minus what `freed` gives back? */
+/* Does one more unikernel `u` fit the limits (count, memory) of the
+ * policy at the k-th path prefix of name, whose subtree uses `use`, minus
+ * what `freed` gives back? */
 static int
-fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
+fits_share(const pt_name *name, size_t k, const pt_policy *pol,
     const usage *use, const uk_entry *freed, const pt_uk_res *u,
     pt_err *err)
 {
@@ -619,6 +620,19 @@ fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
 		    "%lld MB in use, %lld MB requested", plen, ptxt,
 		    (long long)pol->memory, (long long)mem,
 		    (long long)u->memory);
+	return 0;
+}
+
+/* The limits, and the CPU ids and bridges the policy allows. */
+static int
+fits_policy(const pt_name *name, size_t k, const pt_policy *pol,
+    const usage *use, const uk_entry *freed, const pt_uk_res *u,
+    pt_err *err)
+{
+	int plen;
+	const char *ptxt = path_text(name, k, &plen);
+	if (fits_share(name, k, pol, use, freed, u, err) != 0)
+		return -1;
 	for (size_t i = 0; i < u->ncpuids; i++) {
 		if (!pt_policy_has_cpu(pol, u->cpuids[i])) {
 			char allowed[96];
@@ -789,12 +803,11 @@ pt_res_check_create(const pt_res *r, const pt_name *name,
 	return check_create_blocks(pathnode, name, u, freed, &freed_path, err);
 }
 
-int
-pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+/* Inserts a request that was checked (or is a claim, see below). */
+static int
+insert_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
     void *data, pt_err *err)
 {
-	if (pt_res_check_create(r, name, u, NULL, err) != 0)
-		return -1;
 	uk_entry *e = uk_entry_new(r, u, data);
 	if (e == NULL)
 		return pt_fail(err, "unikernel %s: out of memory", name->text);
@@ -822,6 +835,80 @@ pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
 			b->blk_in_use = true;
 	}
 	return 0;
+}
+
+int
+pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+    void *data, pt_err *err)
+{
+	if (pt_res_check_create(r, name, u, NULL, err) != 0)
+		return -1;
+	return insert_unikernel(r, name, u, data, err);
+}
+
+/* The devices of u that exist in pathnode, into kept; one that another
+ * unikernel uses fails the claim (its removal would free the device
+ * under the other one). */
+static int
+claimable_blocks(const node *pathnode, const pt_name *name,
+    const pt_uk_res *u, pt_text *kept, size_t *nkept, pt_err *err)
+{
+	pt_name path;
+	pt_name_path(name, &path);
+	*nkept = 0;
+	for (size_t i = 0; i < u->nblocks; i++) {
+		pt_name bn;
+		size_t llen;
+		if (pt_name_with_label(&path, u->blocks[i].s, u->blocks[i].len,
+		    &bn, NULL) != 0)
+			continue;
+		const char *lab = pt_name_label(&bn, &llen);
+		const node *b = pathnode != NULL ?
+		    kid_find(pathnode, lab, llen) : NULL;
+		if (b == NULL || !b->has_blk)
+			continue;
+		if (b->blk_in_use)
+			return pt_fail(err, "block device %s is in use",
+			    bn.text);
+		kept[(*nkept)++] = u->blocks[i];
+	}
+	return 0;
+}
+
+int
+pt_res_claim_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
+    void *data, pt_err *err)
+{
+	int64_t sum;
+	if (check_request(name, u, err) != 0)
+		return -1;
+	const node *pathnode = walk(r, name, name->npath);
+	size_t llen;
+	const char *label = pt_name_label(name, &llen);
+	const node *self = pathnode != NULL ?
+	    kid_find(pathnode, label, llen) : NULL;
+	if (self != NULL && self->uk != NULL)
+		return pt_fail(err, "unikernel %s already exists", name->text);
+	if (__builtin_add_overflow(r->root.use.memory, u->memory, &sum))
+		return pt_fail(err, "unikernel %s: memory %lld MB overflows "
+		    "the total", name->text, (long long)u->memory);
+	const node *chain[PT_NAME_MAX_LABELS + 1];
+	size_t nchain = walk_path_chain(r, name, chain);
+	for (size_t k = 0; k < nchain; k++)
+		if (chain[k]->policy != NULL && fits_share(name, k,
+		    chain[k]->policy, &chain[k]->use, NULL, u, err) != 0)
+			return -1;
+	pt_text *kept = array_alloc(u->nblocks, sizeof(*kept));
+	if (u->nblocks > 0 && kept == NULL)
+		return pt_fail(err, "unikernel %s: out of memory", name->text);
+	pt_uk_res claim = *u;
+	int rc = claimable_blocks(pathnode, name, u, kept, &claim.nblocks,
+	    err);
+	claim.blocks = kept;
+	if (rc == 0)
+		rc = insert_unikernel(r, name, &claim, data, err);
+	free(kept);
+	return rc;
 }
 
 void *
@@ -1060,14 +1147,11 @@ policy_copy(const pt_policy *p)
 }
 
 int
-pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
+pt_res_restore_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
     pt_err *err)
 {
 	pt_name path;
 	pt_name_path(path_in, &path);
-	int rc = pt_res_check_policy(r, &path, p, err);
-	if (rc != 0)
-		return rc;
 	pt_policy *c = policy_copy(p);
 	if (c == NULL)
 		return pt_fail(err, "policy %s: out of memory", path.text);
@@ -1079,6 +1163,18 @@ pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
 	pt_policy_free(n->policy);
 	n->policy = c;
 	return 0;
+}
+
+int
+pt_res_set_policy(pt_res *r, const pt_name *path_in, const pt_policy *p,
+    pt_err *err)
+{
+	pt_name path;
+	pt_name_path(path_in, &path);
+	int rc = pt_res_check_policy(r, &path, p, err);
+	if (rc != 0)
+		return rc;
+	return pt_res_restore_policy(r, &path, p, err);
 }
 
 int
@@ -1109,12 +1205,9 @@ pt_res_set_root_policy(pt_res *r, const pt_policy *p, pt_err *err)
 {
 	if (pt_policy_usable(p, err) != 0)
 		return pt_fail_prefix(err, "cannot set the root policy");
-	pt_policy *c = policy_copy(p);
-	if (c == NULL)
-		return pt_fail(err, "root policy: out of memory");
-	pt_policy_free(r->root.policy);
-	r->root.policy = c;
-	return 0;
+	pt_name root;
+	pt_name_root(&root);
+	return pt_res_restore_policy(r, &root, p, err);
 }
 
 /* ---------------------------------------------------------------- */

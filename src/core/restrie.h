@@ -61,6 +61,16 @@ int pt_res_check_create(const pt_res *r, const pt_name *name,
  * `data` is the caller's, returned by pt_res_unikernel. */
 int pt_res_add_unikernel(pt_res *r, const pt_name *name, const pt_uk_res *u,
     void *data, pt_err *err);
+/* The share a unikernel holds while it waits for its restart, so that
+ * nobody else takes it meanwhile. Only the limits are checked (count and
+ * memory of every policy on the path): a unikernel that never fitted
+ * holds nothing. What the policies allow is not (a bridge the root lost
+ * with the host's, a CPU id): it stays claimed until the retry, which
+ * checks everything. The name must be free; each of its block devices
+ * that exists must be free (else -1) and becomes in use; missing ones are
+ * not claimed. Removed with pt_res_remove_unikernel. */
+int pt_res_claim_unikernel(pt_res *r, const pt_name *name,
+    const pt_uk_res *u, void *data, pt_err *err);
 /* Removes it and frees its block devices. Returns its data, or NULL if
  * there was no such unikernel. */
 void *pt_res_remove_unikernel(pt_res *r, const pt_name *name);
@@ -91,6 +101,15 @@ int pt_res_block(const pt_res *r, const pt_name *name, int64_t *size_mb,
 int pt_res_check_policy(const pt_res *r, const pt_name *path,
     const pt_policy *p, pt_err *err);
 int pt_res_set_policy(pt_res *r, const pt_name *path, const pt_policy *p,
+    pt_err *err);
+/* Installs p at `path` (the root too) as it is, without any check: a
+ * policy read back from the state that no longer fits what is around it
+ * (the host shrank) is kept rather than dropped, and an in-memory change
+ * whose state write failed is rolled back. Creates and block adds are
+ * still checked against every policy on the path, so a policy wider than
+ * those above it grants nothing more than they do. Fails only when out
+ * of memory. */
+int pt_res_restore_policy(pt_res *r, const pt_name *path, const pt_policy *p,
     pt_err *err);
 /* The root policy cannot be removed; "unknown policy" if none. */
 int pt_res_remove_policy(pt_res *r, const pt_name *path, pt_err *err);

@@ -755,6 +755,7 @@ typedef enum {
 	ARG_BLOCK_SET_OLD,
 	ARG_COMPRESSED,   /* u.compressed */
 	ARG_LOG,          /* u.log */
+	ARG_LOG_RECORD,   /* u.record */
 } cmd_arg;
 
 typedef struct {
@@ -805,6 +806,7 @@ static const cmd_desc commands[] = {
 	{PT_CMD_BLOCK_DUMP, 5, 6, ARG_LEVEL, false, "block dump"},
 	{PT_CMD_BLOCK_SET, 5, 7, ARG_COMPRESSED, false, "block set"},
 	{PT_CMD_LOG_SUBSCRIBE, 2, 0, ARG_LOG, false, "log subscribe"},
+	{PT_CMD_LOG_RECORD, 2, 1, ARG_LOG_RECORD, false, "log record"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -947,6 +949,8 @@ dec_cmd_arg(pt_der *d, const cmd_desc *cd, pt_command *c)
 		return pt_der_bool(d, cd->name, &c->u.compressed);
 	case ARG_LOG:
 		return pt_log_subscribe_read(d, &c->u.log);
+	case ARG_LOG_RECORD:
+		return pt_event_read(d, &c->u.record);
 	}
 	return pt_fail(d->err, "%s: internal error", cd->name);
 }
@@ -1891,6 +1895,9 @@ enc_cmd_arg(pt_derw *w, const cmd_desc *cd, const pt_command *c)
 		break;
 	case ARG_LOG:
 		pt_log_subscribe_write(w, &c->u.log);
+		break;
+	case ARG_LOG_RECORD:
+		pt_event_write(w, &c->u.record);
 		break;
 	}
 }

@@ -189,6 +189,8 @@ typedef enum {
 	PT_CMD_LOG_SUBSCRIBE,         /* u.log: petrel's event log in the
 	                                 slot AV5 left empty, see
 	                                 docs/eventlog.md */
+	PT_CMD_LOG_RECORD,            /* u.record: petrel-tls's login,
+	                                 logout and refused events */
 } pt_cmd_kind;
 
 typedef struct {
@@ -244,6 +246,7 @@ typedef struct {
 		pt_block_set_old block_set_old;
 		bool compressed;
 		pt_log_subscribe log;
+		pt_event record;
 	} u;
 } pt_command;
 

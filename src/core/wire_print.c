@@ -520,6 +520,7 @@ pt_cmd_kind_name(pt_cmd_kind k)
 	case PT_CMD_BLOCK_DUMP: return "block dump";
 	case PT_CMD_BLOCK_SET: return "block set";
 	case PT_CMD_LOG_SUBSCRIBE: return "log subscribe";
+	case PT_CMD_LOG_RECORD: return "log record";
 	}
 	return "unknown command";
 }
@@ -635,6 +636,10 @@ pt_command_print(const pt_command *c, pt_buf *out)
 		}
 		if (c->u.log.follow)
 			put(out, " follow");
+		break;
+	case PT_CMD_LOG_RECORD:
+		put(out, ": ");
+		pt_event_print(&c->u.record, out);
 		break;
 	default:
 		break;

@@ -104,8 +104,8 @@ clear_stale(const char *path, const char *daemon,
 }
 
 int
-pt_server_socket(const char *path, const char *daemon, bool *activated,
-    pt_err *err)
+pt_server_socket(const char *path, const char *daemon, mode_t mode,
+    bool *activated, pt_err *err)
 {
 	int fd = systemd_socket(err);
 	if (fd == -2)
@@ -122,9 +122,9 @@ pt_server_socket(const char *path, const char *daemon, bool *activated,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return pt_fail(err, "socket: %s", strerror(errno));
-	/* The umask makes the socket 0660 from the start: no window in
+	/* The umask gives the socket its mode from the start: no window in
 	 * which others could connect. */
-	mode_t old = umask(0117);
+	mode_t old = umask(~mode & 0777);
 	int rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc < 0) {

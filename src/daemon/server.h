@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 
@@ -24,11 +25,12 @@
 #define PT_ACCEPT_BACKOFF_MS 100
 
 /* Returns a listening, non-blocking, CLOEXEC socket: the systemd one if
- * the environment passes exactly one for this process, else a new one
- * bound at `path` (mode 0660: root and the group). *activated tells which.
- * `daemon` names the program in the "already running" refusal. */
-int pt_server_socket(const char *path, const char *daemon, bool *activated,
-    pt_err *err);
+ * the environment passes exactly one for this process (its mode is the
+ * unit's), else a new one bound at `path` with `mode` (at most; the owner
+ * and group are the creator's). *activated tells which. `daemon` names
+ * the program in the "already running" refusal. */
+int pt_server_socket(const char *path, const char *daemon, mode_t mode,
+    bool *activated, pt_err *err);
 
 typedef struct pt_server pt_server;
 /* Called with a new connection (non-blocking, CLOEXEC). The callee owns

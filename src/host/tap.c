@@ -6,9 +6,11 @@
  * the caller at that moment.
  */
 #include "tap.h"
+#include "image.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
@@ -23,6 +27,29 @@
 #define TUN_DEVICE "/dev/net/tun"
 /* How often a lost race for a tap name is retried before giving up. */
 #define TAP_NAME_ATTEMPTS 64
+
+void
+pt_tap_owner(char out[PT_TAP_OWNER_MAX], const char *rundir_real,
+    unsigned long long db_dev, unsigned long long db_ino)
+{
+	char full[PATH_MAX + 64];
+	int n = snprintf(full, sizeof(full), "petrel:%s db:%llx:%llu",
+	    rundir_real, db_dev, db_ino);
+	if (n >= 0 && n < PT_TAP_OWNER_MAX) {
+		memcpy(out, full, (size_t)n + 1);
+		return;
+	}
+	/* Too long for an alias (or even for full): the hash stays unique
+	 * per daemon, only less telling in `ip link`. */
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(full) ? (size_t)n :
+	    sizeof(full) - 1;
+	uint8_t h[32];
+	pt_sha256((const uint8_t *)full, len, h);
+	int k = snprintf(out, PT_TAP_OWNER_MAX, "petrel:sha256:");
+	for (size_t i = 0; i < sizeof(h); i++)
+		k += snprintf(out + k, PT_TAP_OWNER_MAX - (size_t)k, "%02x",
+		    h[i]);
+}
 
 /* A name the kernel could accept for an interface: 1..15 bytes, no '/',
  * no white space, not "." or "..". */
@@ -328,6 +355,75 @@ bridge_index(struct nl_sock *sk, const char *bridge, pt_err *err)
 	if (!is_bridge)
 		return pt_fail(err, "%s is not a bridge", bridge);
 	return index;
+}
+
+typedef struct {
+	int master;
+	size_t ports;
+} port_count;
+
+static int
+count_port(struct nl_msg *msg, void *arg)
+{
+	port_count *pc = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[IFLA_MAX + 1];
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+		return NL_OK;
+	/* Counted here too: a kernel that ignores the filter (older than
+	 * 4.15) sends every link. */
+	if (tb[IFLA_MASTER] != NULL &&
+	    nla_len(tb[IFLA_MASTER]) >= (int)sizeof(uint32_t) &&
+	    (int)nla_get_u32(tb[IFLA_MASTER]) == pc->master)
+		pc->ports++;
+	return NL_OK;
+}
+
+/* RTM_GETLINK dump filtered by IFLA_MASTER: the kernel sends only the
+ * bridge's ports, not every link of the host. */
+static int
+dump_ports(struct nl_sock *sk, const char *bridge, port_count *pc,
+    pt_err *err)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	if (msg == NULL || nlmsg_append(msg, &ifi, sizeof(ifi),
+	    NLMSG_ALIGNTO) < 0 || nla_put_u32(msg, IFLA_MASTER,
+	    (uint32_t)pc->master) < 0) {
+		nlmsg_free(msg);
+		return pt_fail(err, "ports of bridge %s: netlink: out of "
+		    "memory", bridge);
+	}
+	int rc = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	if (rc >= 0)
+		rc = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM,
+		    count_port, pc);
+	if (rc >= 0)
+		rc = nl_recvmsgs_default(sk);
+	if (rc < 0)
+		return pt_fail(err, "ports of bridge %s: %s", bridge,
+		    nl_geterror(rc));
+	return 0;
+}
+
+int
+pt_bridge_port_count(const char *bridge, size_t *ports, pt_err *err)
+{
+	*ports = 0;
+	if (!valid_ifname(bridge))
+		return pt_fail(err, "invalid bridge name \"%.*s\"", IFNAMSIZ,
+		    bridge);
+	struct nl_sock *sk;
+	if (nl_open(&sk, err) != 0)
+		return -1;
+	port_count pc = {.master = bridge_index(sk, bridge, err)};
+	int rc = pc.master < 0 ? -1 : dump_ports(sk, bridge, &pc, err);
+	nl_socket_free(sk);
+	if (rc == 0)
+		*ports = pc.ports;
+	return rc;
 }
 
 /* Creates the lowest free PT_TAP_PREFIX<N>, retrying when another process

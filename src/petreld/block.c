@@ -579,6 +579,21 @@ block_create(pt_daemon *d, const pt_name *name, int64_t size_mb,
 	return 0;
 }
 
+/* "<what>: is in use", albatross's text; for a device whose unikernel is
+ * waiting for its restart (and keeps it meanwhile) the text names it,
+ * since nothing runs that would explain the refusal. */
+static int
+fail_in_use(pt_daemon *d, const pt_name *name, const char *what,
+    pt_err *err)
+{
+	const pt_uk *uk = uk_block_user(d, name);
+	if (uk != NULL && uk->state == UK_BACKOFF)
+		return pt_fail(err, "%s: is in use by %s, which is waiting for "
+		    "its restart (destroy it to free the device)", what,
+		    uk->name.text);
+	return pt_fail(err, "%s: is in use", what);
+}
+
 /* Exists and free for a set or dump; "<what>: not found" etc. */
 static int
 block_available(pt_daemon *d, const pt_name *name, const char *what,
@@ -589,7 +604,7 @@ block_available(pt_daemon *d, const pt_name *name, const char *what,
 	    pt_res_block(d->res, name, size_mb, &in_use) < 0)
 		return pt_fail(err, "%s: not found", what);
 	if (in_use || block_busy(name))
-		return pt_fail(err, "%s: is in use", what);
+		return fail_in_use(d, name, what, err);
 	return 0;
 }
 
@@ -619,7 +634,8 @@ block_remove(pt_conn *c, const pt_header *h)
 		return;
 	}
 	if (in_use || block_busy(&h->name)) {
-		refuse(c, h, "block remove", "remove block: is in use");
+		fail_in_use(d, &h->name, "remove block", &err);
+		refuse(c, h, "block remove", err.msg);
 		return;
 	}
 	if (block_path(d, &h->name, path, sizeof(path), &err) < 0) {
@@ -958,7 +974,7 @@ dump_deflate(pt_conn *c, dump_stream *s, const uint8_t *p, size_t n,
 		size_t got = sizeof(out) - s->zs.avail_out;
 		if (got > 0)
 			send_chunk(c, &s->h, out, got);
-		if (!c->streaming)
+		if (!conn_streaming(c))
 			return 0;  /* the peer went: nothing more to send */
 	} while (s->zs.avail_out == 0 || (finish && rc != Z_STREAM_END));
 	return 0;
@@ -988,9 +1004,9 @@ static void
 dump_produce(pt_conn *c)
 {
 	dump_stream *s = c->stream.ctx;
-	if (!c->streaming || conn_out_pending(c) > 0)
+	if (!conn_streaming(c) || conn_out_pending(c) > 0)
 		return;
-	while (!c->dead && c->streaming &&
+	while (!conn_dead(c) && conn_streaming(c) &&
 	    conn_out_pending(c) < DUMP_HIGH_WATER) {
 		ssize_t r = read(s->fd, s->buf, sizeof(s->buf));
 		if (r < 0 && errno == EINTR)
@@ -1020,7 +1036,7 @@ dump_produce(pt_conn *c)
 			}
 			continue;
 		}
-		for (size_t off = 0; off < (size_t)r && c->streaming;
+		for (size_t off = 0; off < (size_t)r && conn_streaming(c);
 		    off += CHUNK)
 			send_chunk(c, &s->h, s->buf + off,
 			    (size_t)r - off < CHUNK ? (size_t)r - off : CHUNK);

@@ -2,7 +2,7 @@
  * petreld's side of petrel-console (albatross-wire.md §8.3): before each
  * exec of a tender (first start, restart, re-create) petreld sends
  * `console add n` with the unikernel's full name on one persistent
- * connection to <tmpdir>/util/console.sock, and petrel-console opens the
+ * connection to <tmpdir>/console/console.sock, and petrel-console opens the
  * FIFO for reading and answers `empty`. Sequence numbers count from 1 on
  * petreld's side; replies come in order and each must carry the sequence
  * of the add it answers.
@@ -348,6 +348,18 @@ add_and_wait(pt_console_link *L, pt_uk *uk)
 
 /* Connects and adds every running unikernel again (replies handled as
  * they come). 0 when the link is up. */
+/* console/ is the console group's: what it names console.sock may be a
+ * symlink to our own vmmd.sock, which would have each launch wait for an
+ * answer from the very loop that is waiting. */
+static bool
+peer_is_us(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.pid == getpid();
+}
+
 static int
 link_connect(pt_console_link *L)
 {
@@ -364,6 +376,15 @@ link_connect(pt_console_link *L)
 			log_info("petrel-console not reachable on %s (%s): "
 			    "consoles are not kept until it is",
 			    L->sa.sun_path, strerror(e));
+		L->down_logged = true;
+		return -1;
+	}
+	if (peer_is_us(fd)) {
+		close(fd);
+		if (!L->down_logged)
+			log_warn("%s leads back to petreld itself (a symlink "
+			    "to vmmd.sock?): not a petrel-console",
+			    L->sa.sun_path);
 		L->down_logged = true;
 		return -1;
 	}
@@ -415,11 +436,13 @@ console_link_start(pt_daemon *d, pt_err *err)
 	L->fd = -1;
 	L->backoff_ms = BACKOFF_FIRST_MS;
 	L->sa.sun_family = AF_UNIX;
+	/* Straight to petrel-console's own directory, not through our
+	 * symlink util/console.sock: the same socket, one lookup less. */
 	int n = snprintf(L->sa.sun_path, sizeof(L->sa.sun_path),
-	    "%s/util/console.sock", d->o.tmpdir);
+	    "%s/console/console.sock", d->o.tmpdir);
 	if (n < 0 || (size_t)n >= sizeof(L->sa.sun_path)) {
 		free(L);
-		return pt_fail(err, "petrel-console socket path %s/util/"
+		return pt_fail(err, "petrel-console socket path %s/console/"
 		    "console.sock is too long", d->o.tmpdir);
 	}
 	pt_frame_reader_init(&L->rd, REPLY_MAX);

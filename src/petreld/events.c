@@ -324,7 +324,7 @@ ev_close(pt_daemon *d)
 		return;
 	while (L->subs != NULL) {
 		ev_sub *s = L->subs;
-		if (s->c->dead)
+		if (conn_dead(s->c))
 			sub_free(s);
 		else
 			conn_abort(s->c);  /* frees the subscriber */
@@ -370,7 +370,7 @@ sub_pump(ev_sub *s)
 	pt_evlog *L = s->d->evlog;
 	pt_conn *c = s->c;
 	conn_grab(c);
-	while (!c->dead) {
+	while (!conn_dead(c)) {
 		uint64_t first = L->ring.total - L->ring.count;
 		if (s->cursor < first) {
 			log_warn("%s: log subscriber too slow, %llu events "
@@ -416,17 +416,6 @@ sub_free(ev_sub *s)
 	if (s->d->evlog != NULL)
 		sub_unlink(s->d->evlog, s);
 	free(s);
-}
-
-static int
-sub_on_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
-{
-	(void)p;
-	(void)n;
-	(void)end;
-	/* Anything the subscriber sends ends the stream. */
-	conn_finish(c, false);
-	return 0;
 }
 
 static void
@@ -479,13 +468,14 @@ ev_cmd_subscribe(pt_conn *c, const pt_header *h, const pt_log_subscribe *ls)
 	L->subs_tail = s;
 	L->nsubs++;
 	conn_reply_string(c, h, "subscribed");
-	if (c->dead) {
+	if (conn_dead(c)) {
 		/* The reply already failed: nobody to feed. */
 		sub_free(s);
 		return;
 	}
+	/* No on_frame: anything the subscriber sends ends the stream
+	 * (conn.c), and a half-close lets a history finish. */
 	pt_stream st = {
-		.on_frame = sub_on_frame,
 		.on_drain = sub_on_drain,
 		.on_close = sub_on_close,
 		.ctx = s,
@@ -541,13 +531,7 @@ ev_refused(pt_daemon *d, const pt_name *name, const char *command,
     const char *reason)
 {
 	pt_event e;
-	memset(&e, 0, sizeof(e));
-	e.kind = PT_EV_REFUSED;
-	e.name = *name;
-	e.command.s = command;
-	e.command.len = strlen(command);
-	e.reason.s = reason;
-	e.reason.len = strlen(reason);
+	pt_event_refused(&e, name, command, reason);
 	ev_record(d, &e);
 }
 

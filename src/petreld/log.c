@@ -1,21 +1,43 @@
 /*
  * Logging: to stderr (with a timestamp and level) or to syslog. -v raises
  * the verbosity: default warnings and errors plus info; -v adds debug.
+ * When stderr is systemd's journal, each line carries its priority as a
+ * "<N>" prefix instead of a timestamp, which the journal records itself.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 
 #include "petreld.h"
 
 static bool log_syslog;
+static bool log_journal;
 static int log_level = PT_LOG_INFO;
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected to stderr (systemd.exec(5)); stderr redirected elsewhere
+ * since does not match. */
+static bool
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(2, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 pt_log_init(bool use_syslog, int verbosity)
 {
 	log_syslog = use_syslog;
+	log_journal = !use_syslog && stderr_is_journal();
 	log_level = PT_LOG_INFO + verbosity;
 	if (use_syslog)
 		openlog("petreld", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -77,6 +99,11 @@ pt_log(int level, const char *fmt, ...)
 	escape_controls(raw, msg);
 	if (log_syslog) {
 		syslog(syslog_priority(level), "%s", msg);
+		return;
+	}
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s: %s\n", syslog_priority(level),
+		    level_name(level), msg);
 		return;
 	}
 	struct timespec ts;

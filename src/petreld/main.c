@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,27 +49,39 @@ static const char usage_text[] =
 "  --events-ring N       events kept in memory for `log` subscribers\n"
 "                        (default 4096)\n"
 "  --no-console          do not tell petrel-console about unikernels\n"
-"                        (<tmpdir>/util/console.sock); by default petreld\n"
+"                        (<tmpdir>/console/console.sock); by default petreld\n"
 "                        does, and reconnects whenever it comes back\n"
 "  --console-timeout-ms MS  how long a launch waits for petrel-console to\n"
 "                        confirm it reads the new console (default 1000);\n"
 "                        one that does not answer is not waited for again\n"
 "  --console-group GROUP the group petrel-console runs in, when it runs\n"
-"                        unprivileged: <tmpdir>/util and <tmpdir>/fifo\n"
-"                        (and so every console FIFO) belong to it\n"
+"                        unprivileged: it may read the console FIFOs and\n"
+"                        keep its socket in <tmpdir>/console, nothing more\n"
+"  --group GROUP         operators allowed on vmmd.sock besides root: the\n"
+"                        socket becomes 0660 root:GROUP (default 0600)\n"
 "  --write-timeout-ms MS drop a client that takes none of the output\n"
 "                        waiting for it for this long (default 120000)\n"
 "  --help                this text\n"
+"  --version             print the version and exit\n"
 "\n"
 "SIGTERM or SIGINT: stop all unikernels, keep the state (they are started\n"
-"again on the next start), exit 0.\n";
+"again on the next start), exit 0.\n"
+"\n"
+"Limits (docs/limits.md): petreld raises its soft RLIMIT_NOFILE to the hard\n"
+"limit and keeps 2 descriptors per unikernel (the tender's pidfd; the\n"
+"console FIFO while petrel-console does not read it) plus 64 for itself and\n"
+"its clients: a limit of 1024 allows 480 unikernels, 65536 allows 32736.\n"
+"A create beyond is refused, as is one whose tap would be the 1024th port\n"
+"of its bridge (the kernel allows 1023), or whose tender would pass the\n"
+"pids.max of petreld's cgroup.\n";
 
 enum {
 	OPT_TMPDIR = 256, OPT_DBDIR, OPT_SYSLOG, OPT_GRACE, OPT_GRACE_MS,
 	OPT_MAX_CONNS, OPT_MAX_FRAME, OPT_BACKOFF, OPT_HELP, OPT_LOGDIR,
 	OPT_EVENTS_MAX, OPT_EVENTS_RING, OPT_NO_CONSOLE, OPT_CONSOLE_GROUP,
 	OPT_CONSOLE_TIMEOUT,
-	OPT_WRITE_TIMEOUT,
+	OPT_WRITE_TIMEOUT, OPT_GROUP,
+	OPT_VERSION,
 };
 
 int64_t
@@ -122,6 +133,8 @@ parse_options(int argc, char **argv, pt_opts *o)
 		{"console-timeout-ms", required_argument, NULL,
 		    OPT_CONSOLE_TIMEOUT},
 		{"write-timeout-ms", required_argument, NULL, OPT_WRITE_TIMEOUT},
+		{"group", required_argument, NULL, OPT_GROUP},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -185,6 +198,9 @@ parse_options(int argc, char **argv, pt_opts *o)
 		case OPT_CONSOLE_GROUP:
 			o->console_group = optarg;
 			break;
+		case OPT_GROUP:
+			o->group = optarg;
+			break;
 		case OPT_CONSOLE_TIMEOUT:
 			if (parse_num(optarg, 1, 600000, &v) < 0)
 				goto bad;
@@ -197,6 +213,9 @@ parse_options(int argc, char **argv, pt_opts *o)
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			puts("petreld " PETREL_VERSION);
 			exit(0);
 		default:
 			fputs(usage_text, stderr);
@@ -218,69 +237,26 @@ bad:
 	return 0;
 }
 
-static int
-join(char *out, size_t cap, const char *a, const char *b, pt_err *err)
+/* Taps left by a petreld of this run dir and db dir that crashed: their
+ * tenders died with it (PR_SET_PDEATHSIG), nothing uses them any more.
+ * Earlier petrels named their taps "petrel:<--tmpdir as given>"; when that
+ * was this canonical path, those are ours too (no other petreld can be on
+ * this run dir: we hold its lock and its socket). */
+static void
+remove_orphan_taps(pt_daemon *d)
 {
-	int n = snprintf(out, cap, "%s/%s", a, b);
-	if (n < 0 || (size_t)n >= cap)
-		return pt_fail(err, "path %s/%s is too long", a, b);
-	return 0;
-}
-
-/* With --console-group, an unprivileged petrel-console in that group can
- * create its socket in util/ and read every FIFO: both directories belong
- * to the group, and their setgid bit hands the group down to what is
- * created in them (the FIFOs are 0660). Others get nothing more. */
-static int
-share_with_console(pt_daemon *d, const char *util, pt_err *err)
-{
-	if (d->o.console_group == NULL)
-		return 0;
-	char buf[4096];
-	struct group gr, *found = NULL;
-	int e = getgrnam_r(d->o.console_group, &gr, buf, sizeof(buf), &found);
-	if (found == NULL)
-		return pt_fail(err, "--console-group %s: %s",
-		    d->o.console_group, e != 0 ? strerror(e) :
-		    "no such group");
-	if (chown(util, (uid_t)-1, gr.gr_gid) < 0 ||
-	    chmod(util, 02775) < 0 ||
-	    chown(d->fifo_dir, (uid_t)-1, gr.gr_gid) < 0 ||
-	    chmod(d->fifo_dir, 02750) < 0)
-		return pt_fail(err, "giving %s and %s to group %s: %s", util,
-		    d->fifo_dir, d->o.console_group, strerror(errno));
-	return 0;
-}
-
-static int
-setup_dirs(pt_daemon *d, pt_err *err)
-{
-	char util[PATH_MAX];
-	if (join(util, sizeof(util), d->o.tmpdir, "util", err) < 0 ||
-	    join(d->sock_path, sizeof(d->sock_path), util, "vmmd.sock",
-	    err) < 0 ||
-	    join(d->fifo_dir, sizeof(d->fifo_dir), d->o.tmpdir, "fifo",
-	    err) < 0 ||
-	    join(d->block_dir, sizeof(d->block_dir), d->o.dbdir, "block",
-	    err) < 0 ||
-	    join(d->image_dir, sizeof(d->image_dir), d->o.dbdir, "images",
-	    err) < 0 ||
-	    join(d->state_path, sizeof(d->state_path), d->o.dbdir, "state",
-	    err) < 0)
-		return -1;
-	/* Our taps carry this alias: after a crash, the next start finds
-	 * and removes them (tap.h). One per run dir, as there is one daemon
-	 * per run dir. */
-	if ((size_t)snprintf(d->tap_owner, sizeof(d->tap_owner), "petrel:%s",
-	    d->o.tmpdir) >= sizeof(d->tap_owner))
-		return pt_fail(err, "--tmpdir too long");
-	if (pt_mkdirs(util, 0755, err) < 0 ||
-	    pt_mkdirs(d->fifo_dir, 0755, err) < 0 ||
-	    pt_mkdirs(d->o.dbdir, 0700, err) < 0 ||
-	    pt_mkdirs(d->block_dir, 0700, err) < 0 ||
-	    pt_mkdirs(d->image_dir, 0700, err) < 0)
-		return -1;
-	return share_with_console(d, util, err);
+	char old[PATH_MAX + 8];
+	snprintf(old, sizeof(old), "petrel:%s", d->o.tmpdir);
+	const char *owners[2] = {d->tap_owner, old};
+	for (size_t i = 0; i < 2; i++) {
+		size_t orphans = 0;
+		pt_err err = {{0}};
+		if (pt_tap_remove_orphans(owners[i], &orphans, &err) < 0)
+			log_warn("removing taps left by a crash: %s", err.msg);
+		else if (orphans > 0)
+			log_warn("removed %zu taps left by an earlier petreld "
+			    "that did not stop cleanly", orphans);
+	}
 }
 
 /* The root policy from the host: its block budget also covers the block
@@ -291,14 +267,7 @@ setup_resources(pt_daemon *d, pt_err *err)
 	d->res = pt_res_new();
 	if (d->res == NULL)
 		return pt_fail(err, "out of memory");
-	/* Taps left by a petreld of this run dir that crashed: their tenders
-	 * died with it (PR_SET_PDEATHSIG), nothing uses them any more. */
-	size_t orphans = 0;
-	if (pt_tap_remove_orphans(d->tap_owner, &orphans, err) < 0)
-		log_warn("removing taps left by a crash: %s", err->msg);
-	else if (orphans > 0)
-		log_warn("removed %zu taps left by an earlier petreld that "
-		    "did not stop cleanly", orphans);
+	remove_orphan_taps(d);
 	if (pt_host_root_policy(d->block_dir, &d->host_root, err) < 0)
 		return pt_fail_prefix(err, "discovering the host's resources");
 	int64_t existing_mb = 0;
@@ -413,6 +382,7 @@ teardown(pt_daemon *d)
 	listener_stop(d);
 	conn_close_all(d);
 	console_link_stop(d);
+	persist_close(d);  /* before the registry it writes goes */
 	while (d->uks != NULL)
 		uk_free(d, d->uks);
 	ev_close(d);
@@ -425,6 +395,7 @@ teardown(pt_daemon *d)
 		pt_policy_free(d->host_root);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	rundir_close(d);
 }
 
 int
@@ -433,6 +404,7 @@ main(int argc, char **argv)
 	static pt_daemon daemon_state;
 	pt_daemon *d = &daemon_state;
 	d->listen_fd = -1;
+	d->run_lock_fd = d->db_lock_fd = -1;
 	d->o = (pt_opts){
 		.tmpdir = "/run/petrel",
 		.dbdir = "/var/lib/petrel",
@@ -451,6 +423,7 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &d->o) < 0)
 		return 2;
 	pt_log_init(d->o.use_syslog, d->o.verbosity);
+	admit_init();
 	pt_err err = {{0}};
 	int rc = 1;
 	d->base = event_base_new();
@@ -458,12 +431,12 @@ main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	/* The socket is bound before anything else is touched: a second
-	 * petreld for the same tmpdir refuses here ("already running"),
-	 * before it reads or writes the events, the block devices or the
-	 * state, and before it starts any unikernel. Clients that connect
-	 * meanwhile wait in the backlog until the state is loaded. */
-	if (setup_dirs(d, &err) < 0 || setup_signals(d, &err) < 0 ||
+	/* The locks of the db dir and the run dir come first: a second
+	 * petreld on either refuses there, naming the holder, before it
+	 * touches the taps, the events, the block devices or the state, and
+	 * before it starts any unikernel. Clients that connect once the
+	 * socket is bound wait in the backlog until the state is loaded. */
+	if (rundir_setup(d, &err) < 0 || setup_signals(d, &err) < 0 ||
 	    listener_open(d, &err) < 0 || ev_open(d, &err) < 0 ||
 	    record_startup(d) < 0 || console_link_start(d, &err) < 0 ||
 	    setup_resources(d, &err) < 0 || persist_load(d, &err) < 0 ||

@@ -22,6 +22,7 @@
 #include "server.h"
 #include "util.h"
 #include "wire.h"
+#include "fconn.h"
 #include "frame.h"
 #include "solo5.h"
 
@@ -65,12 +66,14 @@ typedef struct {
 	 * dropped: it holds a slot, its output and maybe a device lock. */
 	int64_t write_timeout_ms;
 	const char *console_group; /* petrel-console's group, or NULL */
+	const char *group;         /* operators' group for vmmd.sock, or NULL */
 	int64_t console_timeout_ms; /* a launch waits this long for `add` */
 } pt_opts;
 
 typedef struct pt_evlog pt_evlog;
 typedef struct pt_console_link pt_console_link;
 typedef struct pt_stats_link pt_stats_link;
+typedef struct pt_image_book pt_image_book;
 
 struct pt_daemon {
 	pt_opts o;
@@ -81,11 +84,20 @@ struct pt_daemon {
 	char block_dir[PATH_MAX];
 	char image_dir[PATH_MAX];  /* <dbdir>/images: the stored images */
 	char state_path[PATH_MAX];
-	char tap_owner[PATH_MAX + 8]; /* "petrel:<tmpdir>", the taps' alias */
+	char tap_owner[PATH_MAX + 8]; /* the taps' alias (pt_tap_owner) */
+	/* The canonical --tmpdir and --dbdir, which o.tmpdir and o.dbdir
+	 * point to once rundir_setup made them: the cwd no longer matters. */
+	char tmpdir_real[PATH_MAX];
+	char dbdir_real[PATH_MAX];
+	int run_lock_fd, db_lock_fd; /* held for our life; -1: not taken */
 
 	pt_res *res;
 	pt_policy *host_root;      /* the host's resources */
 	bool root_by_operator;     /* root policy set by "policy add :" */
+	/* The operator's root policy as stored, while the one checked is
+	 * narrowed to a host that no longer fits it (docs/policies.md);
+	 * written back to the state unchanged. NULL otherwise. */
+	pt_policy *root_stored;
 
 	pt_uk *uks;                /* every known unikernel (registry) */
 	size_t nuks;
@@ -103,21 +115,29 @@ struct pt_daemon {
 	struct event *sig_ev[3];   /* SIGTERM, SIGINT, SIGCHLD */
 	bool shutting_down;
 	bool loading;              /* state being restored: no writes */
+	/* A state write failed: the disk is behind memory, and the write
+	 * is tried again on this timer until it succeeds. */
+	struct event *state_retry;
+	int64_t state_retry_ms;
+	pt_image_book *images;     /* persist_images.c */
 };
 
-/* ---- conn.c ---- */
+/* ---- conn.c: petreld's side of the framed connection (src/daemon/fconn.h:
+ * bounds, backpressure, half-close, lifetime, streams) ---- */
 
-/* Stream hooks for commands that carry data (block set / dump). */
+/* Stream hooks for commands that carry data (block set / dump, log). */
 typedef struct {
 	/* A raw frame of an upload (end = the terminator). The hook replies
 	 * and finishes (or discards) when the upload is over; returns 0, or
 	 * 1 to be called again with the same frame from a later event-loop
 	 * turn (work bounded per turn; no input is read meanwhile).
-	 * NULL: the stream takes no input, a frame drops the connection. */
+	 * NULL: the stream takes no input; a frame from the client ends it
+	 * and the connection. The end of input (a half-close) cuts an upload
+	 * and lets any other stream finish. */
 	int (*on_frame)(pt_conn *c, const uint8_t *p, size_t n, bool end);
-	/* The output buffer drained below the low-water mark. */
+	/* The output drained below the low-water mark. */
 	void (*on_drain)(pt_conn *c);
-	/* The connection goes away (peer closed, error, or finish). */
+	/* The stream is over (peer closed, error, finish, replaced). */
 	void (*on_close)(pt_conn *c);
 	void *ctx;
 } pt_stream;
@@ -125,31 +145,8 @@ typedef struct {
 struct pt_conn {
 	pt_conn *next, *prev;
 	pt_daemon *d;
-	int fd;
-	struct event *rev, *wev;
-	struct event *idle;  /* closes a connection that sends nothing */
-	struct event *wtimer;  /* closes one that reads nothing we send */
-	pt_frame_reader rd;
-	pt_buf out;
-	size_t out_off;
-	bool closing;      /* close once the output is flushed */
-	int refs;          /* holders: the event loop and operations */
-	int ops;           /* asynchronous operations that will reply */
-	bool dead;         /* socket gone; struct freed when refs drop */
-	bool streaming;    /* hooks installed */
-	/* The socket went while a holder ran: on_close waits until the last
-	 * reference is dropped, so the stream's state outlives the hook that
-	 * was using it when a send failed. */
-	bool stream_close_pending;
+	pt_fconn *f;
 	pt_stream stream;
-	/* Input the stream has not finished with (see on_frame): handed to
-	 * it again from `resume`; it lies in the frame reader, which is not
-	 * touched meanwhile. */
-	struct event *resume;
-	bool held;
-	bool held_end;
-	const uint8_t *held_p;
-	size_t held_n;
 	const char *cmd;   /* the command being handled, for refusals */
 };
 
@@ -175,6 +172,10 @@ void conn_finish(pt_conn *c, bool keep_open);
 void conn_hold(pt_conn *c);
 void conn_release(pt_conn *c);
 size_t conn_out_pending(const pt_conn *c);
+/* The peer is gone (sends do nothing); the struct lives while held. */
+bool conn_dead(const pt_conn *c);
+/* A stream is on (not ended, the peer still there). */
+bool conn_streaming(const pt_conn *c);
 /* Keeps the struct alive across calls that may close the connection
  * (from outside its own callbacks, e.g. while feeding a subscriber). */
 void conn_grab(pt_conn *c);
@@ -194,6 +195,17 @@ void conn_continue_later(pt_conn *c, const uint8_t *p, size_t n, bool end);
  * closes. (Closing with unread data would reset the connection, and the
  * client could lose the reply.) */
 void conn_discard_upload(pt_conn *c);
+
+/* ---- rundir.c: directories, locks, who may reach what ---- */
+
+/* Takes the locks of the db dir and the run dir, then makes or repairs
+ * every directory (docs/permissions.md) and the taps' alias. First thing
+ * at start-up: nothing else touches either directory before. */
+int rundir_setup(pt_daemon *d, pt_err *err);
+void rundir_close(pt_daemon *d);
+/* The gid of group `name`, given to option --`opt`. */
+int rundir_group(const char *name, const char *opt, gid_t *gid,
+    pt_err *err);
 
 /* ---- listener.c ---- */
 
@@ -268,11 +280,18 @@ struct pt_uk {
 	struct event *drain_ev;
 	uint64_t drained_bytes;
 	int64_t backoff_ms;        /* next restart delay */
+	/* An image read inline from a state file that could not be stored
+	 * in images/ yet (a full disk): it stays inline in the state until
+	 * the next start attempt stores it. Heap, or NULL. */
+	uint8_t *inline_image;
+	size_t inline_image_len;
 	pt_uk_gone_fn on_gone;     /* who decides after a stop */
 	void *gone_ctx;
 };
 
 pt_uk *uk_find(pt_daemon *d, const pt_name *name);
+/* The unikernel whose configuration names this block device, or NULL. */
+pt_uk *uk_block_user(pt_daemon *d, const pt_name *block);
 bool uk_has_process(const pt_uk *uk);
 
 /* Everything checked and staged for a start, nothing running yet. */
@@ -293,6 +312,12 @@ int uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
     const pt_blob *image, const pt_name *replacing, pt_uk_prep *p,
     pt_err *err);
 void uk_prep_discard(pt_uk_prep *p);
+/* Steps 2-4 for an image already staged in p (staged_image, staged_store
+ * and digest filled in: a streamed create, ukstream.c). On failure the
+ * staged files are removed. */
+int uk_prepare_staged(pt_daemon *d, const pt_name *name,
+    const pt_ukconfig *cfg, const pt_name *replacing, pt_uk_prep *p,
+    pt_err *err);
 /* New registry entry (not started) with a copy of cfg (image dropped). */
 pt_uk *uk_new(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg);
 void uk_register(pt_daemon *d, pt_uk *uk);
@@ -310,10 +335,14 @@ int uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err);
 void uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx);
 void uk_cancel_backoff(pt_uk *uk);
 /* A start that failed: keep the unikernel (registry and state) and try
- * again after the backoff. */
-void uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
-/* Removes a stopped unikernel for good: registry, stored image, state. */
+ * again after the backoff; returns the delay (ms). While it waits it
+ * keeps its share of the resources (policies, CPUs, block devices). */
+int64_t uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why);
+/* Removes a stopped unikernel for good: registry, state, and its stored
+ * image once no durable state names it. uk_forget_err: -1 with the
+ * reason when the state could not be written (it is retried). */
 void uk_forget(pt_daemon *d, pt_uk *uk);
+int uk_forget_err(pt_daemon *d, pt_uk *uk, pt_err *err);
 /* The info record of a unikernel (arena-allocated). */
 int uk_info(pt_daemon *d, const pt_uk *uk, pt_arena *a, pt_ukinfo *out);
 /* Stops everything for shutdown; returns true when nothing runs. */
@@ -324,19 +353,63 @@ void uk_reap_fallback(pt_daemon *d);
 /* Command handlers (the reply may come later). */
 void uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
     bool force);
+/* The part of a create after its image is staged (ukcmd.c). */
+void uk_create_prepared(pt_conn *c, const pt_header *h,
+    const pt_ukconfig *cfg, bool force, pt_uk *old, pt_uk_prep *p);
+/* ukstream.c: a create whose image is empty and follows as raw frames
+ * (albatross-wire.md §9.6, the same stream as §8.4), written to disk as
+ * it arrives. */
+void uk_cmd_create_stream(pt_conn *c, const pt_header *h,
+    const pt_ukconfig *cfg, bool force);
 void uk_cmd_destroy(pt_conn *c, const pt_header *h);
 void uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r);
+
+/* ---- admit.c: does one more unikernel fit (docs/limits.md) ---- */
+
+/* Raises the descriptor limit and logs it (at start). */
+void admit_init(void);
+/* Descriptors (a new name only), ports of the bridges cfg names, tasks of
+ * petreld's cgroup for a tender of the target (hvt, else spt), as if
+ * `replacing` were gone. */
+int uk_check_capacity(pt_daemon *d, const pt_name *name,
+    const pt_ukconfig *cfg, bool hvt, const pt_name *replacing, pt_err *err);
 
 /* ---- persist.c ---- */
 
 int persist_image_path(pt_daemon *d, const pt_name *name, const char *suffix,
     char *out, size_t cap, pt_err *err);
-/* Writes the state (no-op while loading or shutting down). */
+/* Writes the state (no-op while loading). A failure is logged and the
+ * write tried again on a timer (with the restart backoff) until one
+ * succeeds; each success deletes the images no state names any more. */
 int persist_save(pt_daemon *d);
 /* The same, with the reason of a failure in err (also logged). */
 int persist_save_err(pt_daemon *d, pt_err *err);
+/* Writes the state without `name` (already gone from the registry); its
+ * image is deleted at once if the last durable state did not name it,
+ * else after the first write that succeeds. */
+int persist_forget(pt_daemon *d, const pt_name *name, pt_err *err);
+/* An image kept inline (uk->inline_image) is stored in images/ now. */
+int persist_store_inline(pt_daemon *d, pt_uk *uk, pt_err *err);
 /* Restores policies and unikernels at start. */
 int persist_load(pt_daemon *d, pt_err *err);
+/* At exit: one last try of a state write that failed; frees it all. */
+void persist_close(pt_daemon *d);
+
+/* ---- persist_images.c: when a stored image may go ---- */
+
+/* The state st was read / written: its unikernels are the ones named. */
+void images_state_named(pt_daemon *d, const pt_state *st);
+/* ... and after a write, the doomed images it no longer names go. */
+void images_state_written(pt_daemon *d, const pt_state *st);
+/* Does the last state read or written name it (true when unsure)? */
+bool images_named(pt_daemon *d, const pt_name *name);
+/* If images_named: its image waits for the next successful write (true);
+ * else false, and the caller deletes it at once. */
+bool images_doom(pt_daemon *d, const pt_name *name);
+void images_unlink(pt_daemon *d, const pt_name *name);
+/* At start, after the state was written: images of no unikernel. */
+void images_sweep_orphans(pt_daemon *d);
+void images_free(pt_daemon *d);
 
 /* ---- block.c ---- */
 
@@ -372,6 +445,9 @@ void ev_close(pt_daemon *d);
  * new events, as data [2] with the request header. */
 void ev_cmd_subscribe(pt_conn *c, const pt_header *h,
     const pt_log_subscribe *s);
+/* evrecord.c: `log record` (PT_CMD_LOG_RECORD) of login, logout and
+ * refused events, from petrel-tls. */
+void ev_cmd_record(pt_conn *c, const pt_header *h, const pt_event *e);
 /* SHA-256 of the DER UnikernelConfig with an empty image: the digest of
  * created / force-created. */
 void ev_config_digest(const pt_ukconfig *cfg, uint8_t out[32]);

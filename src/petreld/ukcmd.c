@@ -5,6 +5,9 @@
  * checked and staged completely (uk_prepare, as if the old one were gone)
  * before the old one is stopped; then the new one is launched, and if that
  * fails the old one is started again and the reply names both outcomes.
+ * If the old one cannot start either (its bridge vanished meanwhile), it
+ * is kept, image and state entry intact, and retried with the restart
+ * backoff, as a unikernel that cannot start when petreld starts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,16 +77,21 @@ replace_gone(pt_daemon *d, pt_uk *old, void *arg)
 		}
 	} else {
 		uk_free(d, x->next);
-		char msg[700];
+		char msg[900];
 		if (uk_start_stored(d, old, &err2) == 0) {
 			snprintf(msg, sizeof(msg), "%s; the previous unikernel "
 			    "was started again", err.msg);
 		} else {
+			/* Its image and state entry are intact (the new
+			 * image replaces the stored one only once the new
+			 * tender runs): it waits, as after a failed start,
+			 * rather than being deleted by a passing failure. */
+			int64_t delay = uk_retry_later(d, old, err2.msg);
 			snprintf(msg, sizeof(msg), "%s; starting the previous "
-			    "unikernel again failed too: %s", err.msg,
-			    err2.msg);
-			log_err("%s: lost: %s", old->name.text, err2.msg);
-			uk_forget(d, old);
+			    "unikernel again failed too: %s; it is kept and "
+			    "tried again in %lld ms (with the restart "
+			    "backoff, until it starts or is destroyed)",
+			    err.msg, err2.msg, (long long)delay);
 		}
 		fail_and_close(x->c, &x->h, msg);
 	}
@@ -151,6 +159,10 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	pt_daemon *d = c->d;
 	const pt_name *name = &h->name;
 	pt_err err = {{0}};
+	if (cfg->image.len == 0) {
+		uk_cmd_create_stream(c, h, cfg, force);
+		return;
+	}
 	pt_uk *old = uk_find(d, name);
 	if (old != NULL && !force) {
 		fail_and_close(c, h,
@@ -173,6 +185,17 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 		conn_finish(c, false);
 		return;
 	}
+	uk_create_prepared(c, h, cfg, force, old, &p);
+}
+
+void
+uk_create_prepared(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
+    bool force, pt_uk *old, pt_uk_prep *prep)
+{
+	pt_daemon *d = c->d;
+	const pt_name *name = &h->name;
+	pt_err err = {{0}};
+	pt_uk_prep p = *prep;
 	pt_uk *uk = uk_new(d, name, cfg);
 	if (uk == NULL) {
 		uk_prep_discard(&p);
@@ -198,14 +221,33 @@ uk_cmd_create(pt_conn *c, const pt_header *h, const pt_ukconfig *cfg,
 	reply_and_close(c, h, "created unikernel");
 }
 
+/* The unikernel is stopped and gone from memory; the reply says whether
+ * the state on disk knows. If not, its image stays and the write is
+ * retried: until one succeeds, a restart of petreld brings it back. */
+static void
+destroy_forget(pt_conn *c, const pt_header *h, pt_uk *uk, const char *ok)
+{
+	pt_daemon *d = c->d;
+	pt_err err = {{0}};
+	ev_name(d, PT_EV_DESTROYED, &uk->name);
+	if (uk_forget_err(d, uk, &err) == 0) {
+		reply_and_close(c, h, ok);
+		return;
+	}
+	conn_reply_failure(c, h, "the unikernel was stopped, but %s; petreld "
+	    "keeps its image and tries the write again: until a write "
+	    "succeeds, a restart of petreld brings the unikernel back",
+	    err.msg);
+	conn_finish(c, false);
+}
+
 static void
 destroy_gone(pt_daemon *d, pt_uk *uk, void *arg)
 {
 	destroy_ctx *x = arg;
+	(void)d;
 	log_info("%s: destroyed", uk->name.text);
-	ev_name(d, PT_EV_DESTROYED, &uk->name);
-	uk_forget(d, uk);
-	reply_and_close(x->c, &x->h, "destroyed unikernel");
+	destroy_forget(x->c, &x->h, uk, "destroyed unikernel");
 	pt_conn *c = x->c;
 	free(x);
 	conn_release(c);
@@ -225,18 +267,14 @@ uk_cmd_destroy(pt_conn *c, const pt_header *h)
 		uk_cancel_backoff(uk);
 		log_info("%s: destroyed while waiting for its restart",
 		    uk->name.text);
-		ev_name(d, PT_EV_DESTROYED, &uk->name);
-		uk_forget(d, uk);
-		reply_and_close(c, h, "destroyed: removed from restarting");
+		destroy_forget(c, h, uk, "destroyed: removed from restarting");
 		return;
 	case UK_STOPPING:
 		fail_and_close(c, h, "destroy: the unikernel is already being "
 		    "stopped");
 		return;
 	case UK_STOPPED:
-		ev_name(d, PT_EV_DESTROYED, &uk->name);
-		uk_forget(d, uk);
-		reply_and_close(c, h, "destroyed unikernel");
+		destroy_forget(c, h, uk, "destroyed unikernel");
 		return;
 	case UK_RUNNING:
 		break;
@@ -258,8 +296,12 @@ uk_cmd_restart(pt_conn *c, const pt_header *h, const pt_restart *r)
 	pt_daemon *d = c->d;
 	pt_uk *old = h->name.has_label ? uk_find(d, &h->name) : NULL;
 	pt_err err = {{0}};
-	if (old == NULL) {
-		fail_and_close(c, h, "restart: not found");
+	/* albatross-wire.md §8.2 and albatross itself: a restart of a
+	 * unikernel that does not run has the outcomes of destroy, "destroy:
+	 * not found", or "destroyed: removed from restarting" for one waiting
+	 * for its restart (which is then removed). */
+	if (old == NULL || old->state == UK_BACKOFF) {
+		uk_cmd_destroy(c, h);
 		return;
 	}
 	if (old->state == UK_STOPPING) {

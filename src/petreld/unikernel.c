@@ -44,6 +44,25 @@ uk_find(pt_daemon *d, const pt_name *name)
 	return NULL;
 }
 
+/* The unikernel whose configuration names the block device (in its own
+ * path, as the resource checks require), or NULL. */
+pt_uk *
+uk_block_user(pt_daemon *d, const pt_name *block)
+{
+	for (pt_uk *uk = d->uks; uk != NULL; uk = uk->next) {
+		pt_name path;
+		pt_name_path(&uk->name, &path);
+		for (size_t i = 0; i < uk->cfg.nblocks; i++) {
+			pt_text dev = ukcfg_device(&uk->cfg.blocks[i]);
+			pt_name bname;
+			if (pt_name_with_label(&path, dev.s, dev.len, &bname,
+			    NULL) == 0 && pt_name_equal(&bname, block))
+				return uk;
+		}
+	}
+	return NULL;
+}
+
 bool
 uk_has_process(const pt_uk *uk)
 {
@@ -106,10 +125,15 @@ uk_unregister(pt_daemon *d, pt_uk *uk)
 void
 uk_free(pt_daemon *d, pt_uk *uk)
 {
+	/* A claim of a unikernel waiting for its restart (at shutdown). */
+	if (uk->in_res && pt_res_unikernel(d->res, &uk->name) == uk)
+		pt_res_remove_unikernel(d->res, &uk->name);
+	uk->in_res = false;
 	uk_unregister(d, uk);
 	drain_stop(uk);
 	if (uk->timer != NULL)
 		event_free(uk->timer);
+	free(uk->inline_image);
 	pt_arena_free(&uk->arena);
 	free(uk);
 }
@@ -301,14 +325,11 @@ stage_image(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	return 0;
 }
 
+/* Steps 2-4, on the image staged in p. */
 static int
-prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
-    const uint8_t *data, size_t n, bool from_request,
+prepare_checks(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
     const pt_name *replacing, pt_uk_prep *p, pt_err *err)
 {
-	/* 1. the image, decompressed, with its digest */
-	if (stage_image(d, name, cfg, data, n, from_request, p, err) < 0)
-		return -1;
 	/* 2. ABI and manifest */
 	pt_solo5_manifest mft;
 	if (inspect_image(p->staged_image, &p->abi, &mft, err) < 0)
@@ -323,8 +344,21 @@ prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	if (pt_tender_find(d->o.dbdir, target, p->abi.version, p->tender,
 	    sizeof(p->tender), err) < 0)
 		return -1;
-	/* 4. resources and bridges */
+	/* 4. resources, bridges, and room for one more */
 	if (check_resources(d, name, cfg, replacing, err) < 0)
+		return -1;
+	return uk_check_capacity(d, name, cfg, p->abi.target ==
+	    PT_SOLO5_TARGET_HVT, replacing, err);
+}
+
+static int
+prepare_steps(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const uint8_t *data, size_t n, bool from_request,
+    const pt_name *replacing, pt_uk_prep *p, pt_err *err)
+{
+	/* 1. the image, decompressed, with its digest */
+	if (stage_image(d, name, cfg, data, n, from_request, p, err) < 0 ||
+	    prepare_checks(d, name, cfg, replacing, p, err) < 0)
 		return -1;
 	/* A compressed image is stored as received, compressed. */
 	if (from_request && !p->has_staged_store &&
@@ -352,6 +386,23 @@ uk_prepare(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
 	int r = prepare_steps(d, name, cfg, data, n, image != NULL,
 	    replacing, p, err);
 	free(owned);
+	if (r < 0)
+		uk_prep_discard(p);
+	return r;
+}
+
+int
+uk_prepare_staged(pt_daemon *d, const pt_name *name, const pt_ukconfig *cfg,
+    const pt_name *replacing, pt_uk_prep *p, pt_err *err)
+{
+	int r = 0;
+	if (!name->has_label)
+		r = pt_fail(err, "%s is a path, a unikernel needs a name",
+		    name->text);
+	else if (ukcfg_validate(cfg, err) < 0)
+		r = -1;
+	else
+		r = prepare_checks(d, name, cfg, replacing, p, err);
 	if (r < 0)
 		uk_prep_discard(p);
 	return r;
@@ -421,7 +472,7 @@ launch_files(pt_daemon *d, pt_uk *uk, pt_uk_prep *p, char *img,
 	uk->has_image = true;
 	/* A FIFO left by a crashed petreld would make mkfifo fail. */
 	pt_unlink_quiet(fifo);
-	if (mkfifo(fifo, 0660) < 0)
+	if (mkfifo(fifo, 0640) < 0)
 		return pt_fail(err, "console FIFO %s: %s", fifo,
 		    strerror(errno));
 	uk->has_fifo = true;
@@ -681,7 +732,8 @@ int
 uk_start_stored(pt_daemon *d, pt_uk *uk, pt_err *err)
 {
 	pt_uk_prep p;
-	if (uk_prepare(d, &uk->name, &uk->cfg, NULL, NULL, &p, err) < 0)
+	if (persist_store_inline(d, uk, err) < 0 ||
+	    uk_prepare(d, &uk->name, &uk->cfg, NULL, NULL, &p, err) < 0)
 		return -1;
 	return uk_launch(d, uk, &p, err);
 }
@@ -716,6 +768,39 @@ arm_timer(pt_daemon *d, pt_uk *uk, int64_t ms)
 	evtimer_add(uk->timer, &tv);
 }
 
+/* While a unikernel waits for its restart it keeps its share of the
+ * resources: its slot and memory in every policy above it, its CPU ids,
+ * bridges and block devices. Otherwise a create could take the share
+ * meanwhile, or destroy-block delete its data, and it could never start
+ * again. The claim is taken when the wait begins and dropped when it
+ * ends (just before the retry, which then takes its share afresh, with
+ * the checks). */
+static void
+backoff_claim(pt_daemon *d, pt_uk *uk)
+{
+	if (uk->in_res)
+		return;
+	pt_arena a = {0};
+	pt_uk_res u;
+	pt_err err = {{0}};
+	if (ukcfg_resources(&a, &uk->cfg, &u) < 0)
+		pt_fail(&err, "out of memory");
+	else if (pt_res_claim_unikernel(d->res, &uk->name, &u, uk, &err) == 0)
+		uk->in_res = true;
+	pt_arena_free(&a);
+	if (!uk->in_res)
+		log_err("%s: waits for its restart without holding its "
+		    "resources: %s", uk->name.text, err.msg);
+}
+
+static void
+backoff_release(pt_daemon *d, pt_uk *uk)
+{
+	if (uk->in_res)
+		pt_res_remove_unikernel(d->res, &uk->name);
+	uk->in_res = false;
+}
+
 void
 uk_cancel_backoff(pt_uk *uk)
 {
@@ -723,6 +808,7 @@ uk_cancel_backoff(pt_uk *uk)
 		return;
 	if (uk->timer != NULL)
 		evtimer_del(uk->timer);
+	backoff_release(uk->d, uk);
 	uk->state = UK_STOPPED;
 }
 
@@ -746,16 +832,21 @@ uk_stop(pt_daemon *d, pt_uk *uk, pt_uk_gone_fn fn, void *ctx)
 	arm_timer(d, uk, d->o.grace_ms);
 }
 
+int
+uk_forget_err(pt_daemon *d, pt_uk *uk, pt_err *err)
+{
+	/* The image goes only once the state on disk no longer names it:
+	 * until then a restart of petreld brings the unikernel back. */
+	pt_name name = uk->name;
+	uk_free(d, uk);
+	return persist_forget(d, &name, err);
+}
+
 void
 uk_forget(pt_daemon *d, pt_uk *uk)
 {
-	char path[PATH_MAX];
 	pt_err err = {{0}};
-	if (persist_image_path(d, &uk->name, ".img", path, sizeof(path),
-	    &err) == 0)
-		pt_unlink_quiet(path);
-	uk_free(d, uk);
-	persist_save(d);
+	uk_forget_err(d, uk, &err);  /* logged, and retried */
 }
 
 /* ---- exits and restarts ---- */
@@ -774,7 +865,7 @@ restart_wanted(const pt_fail_behaviour *f, int code)
 	return false;
 }
 
-static void schedule_restart(pt_daemon *d, pt_uk *uk);
+static int64_t schedule_restart(pt_daemon *d, pt_uk *uk);
 
 static void
 restart_now(pt_daemon *d, pt_uk *uk, const char *why)
@@ -787,7 +878,7 @@ restart_now(pt_daemon *d, pt_uk *uk, const char *why)
 		uk_retry_later(d, uk, err.msg);
 }
 
-void
+int64_t
 uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why)
 {
 	/* Nothing is lost to a passing failure (a bridge not up yet, a
@@ -799,10 +890,11 @@ uk_retry_later(pt_daemon *d, pt_uk *uk, const char *why)
 	/* It did not run at all: the backoff grows, it is not reset as
 	 * after a stable run. */
 	uk->started_mono_ms = pt_now_mono_ms();
-	schedule_restart(d, uk);
+	return schedule_restart(d, uk);
 }
 
-static void
+/* Arms the restart timer; returns the delay. */
+static int64_t
 schedule_restart(pt_daemon *d, pt_uk *uk)
 {
 	int64_t ran = pt_now_mono_ms() - uk->started_mono_ms;
@@ -813,6 +905,7 @@ schedule_restart(pt_daemon *d, pt_uk *uk)
 	uk->backoff_ms = delay * 2 > d->o.backoff_max_ms ?
 	    d->o.backoff_max_ms : delay * 2;
 	uk->state = UK_BACKOFF;
+	backoff_claim(d, uk);
 	log_info("%s: restart in %lld ms", uk->name.text, (long long)delay);
 	arm_timer(d, uk, delay);
 	pt_event e;
@@ -821,6 +914,7 @@ schedule_restart(pt_daemon *d, pt_uk *uk)
 	e.name = uk->name;
 	e.delay_ms = delay;
 	ev_record(d, &e);
+	return delay;
 }
 
 static void
@@ -940,6 +1034,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 			    strerror(errno));
 	} else if (uk->state == UK_BACKOFF) {
 		uk->state = UK_STOPPED;
+		backoff_release(d, uk);
 		restart_now(d, uk, "restart on failure");
 	}
 }

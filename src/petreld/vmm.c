@@ -20,12 +20,60 @@ policy_path(const pt_header *h, pt_name *path)
 	pt_name_path(&h->name, path);
 }
 
+/* What a policy change may have to undo: the policy at the path before
+ * it (NULL: none) and who set the root. */
+typedef struct {
+	pt_policy *policy;
+	bool root_by_operator;
+	pt_policy *root_stored;
+} policy_before;
+
+static int
+policy_remember(pt_daemon *d, const pt_name *path, policy_before *b)
+{
+	const pt_policy *cur = pt_res_policy(d->res, path);
+	b->policy = cur != NULL ? pt_policy_dup(cur) : NULL;
+	b->root_by_operator = d->root_by_operator;
+	b->root_stored = d->root_stored;
+	return cur != NULL && b->policy == NULL ? -1 : 0;
+}
+
+/* The state could not be written: the change did not happen, in memory
+ * either (the state on disk is the one from before it). */
+static void
+policy_roll_back(pt_daemon *d, const pt_name *path, policy_before *b)
+{
+	pt_err err = {{0}};
+	int r = b->policy != NULL ?
+	    pt_res_restore_policy(d->res, path, b->policy, &err) :
+	    pt_res_remove_policy(d->res, path, &err);
+	if (r < 0)
+		log_err("%s: undoing the policy change: %s", path->text,
+		    err.msg);
+	if (pt_name_is_root(path)) {
+		d->root_by_operator = b->root_by_operator;
+		if (d->root_stored != b->root_stored)
+			pt_policy_free(d->root_stored);
+		d->root_stored = b->root_stored;
+		b->root_stored = NULL;
+	}
+}
+
+static void
+policy_forget_before(pt_daemon *d, policy_before *b)
+{
+	if (b->root_stored != NULL && b->root_stored != d->root_stored)
+		pt_policy_free(b->root_stored);
+	pt_policy_free(b->policy);
+}
+
 static void
 policy_add(pt_conn *c, const pt_header *h, const pt_policy *p)
 {
 	pt_daemon *d = c->d;
 	pt_name path;
 	pt_err err = {{0}};
+	policy_before before;
 	policy_path(h, &path);
 	/* The root policy may narrow the host, never widen it. */
 	if (pt_name_is_root(&path) &&
@@ -35,16 +83,26 @@ policy_add(pt_conn *c, const pt_header *h, const pt_policy *p)
 		conn_finish(c, false);
 		return;
 	}
-	bool existed = pt_res_policy(d->res, &path) != NULL;
-	int r = pt_res_set_policy(d->res, &path, p, &err);
-	if (r < 0) {
-		conn_refuse(c, h, "%s", err.msg);
+	if (policy_remember(d, &path, &before) < 0) {
+		conn_refuse(c, h, "policy %s: out of memory", path.text);
 		conn_finish(c, false);
 		return;
 	}
-	if (r == 0) {
-		if (pt_name_is_root(&path))
-			d->root_by_operator = true;
+	bool existed = before.policy != NULL;
+	int r = pt_res_set_policy(d->res, &path, p, &err);
+	if (r == 0 && pt_name_is_root(&path)) {
+		d->root_by_operator = true;
+		d->root_stored = NULL;  /* it fits the host: checked as is */
+	}
+	if (r < 0) {
+		conn_refuse(c, h, "%s", err.msg);
+		conn_finish(c, false);
+	} else if (r == 0 && persist_save_err(d, &err) < 0) {
+		policy_roll_back(d, &path, &before);
+		conn_refuse(c, h, "policy %s not %s: %s", path.text,
+		    existed ? "replaced" : "added", err.msg);
+		conn_finish(c, false);
+	} else if (r == 0) {
 		log_info("%s: policy %s", path.text, existed ? "replaced" :
 		    "added");
 		pt_event e;
@@ -53,13 +111,14 @@ policy_add(pt_conn *c, const pt_header *h, const pt_policy *p)
 		e.name = path;
 		e.policy = *p;
 		ev_record(d, &e);
-		persist_save(d);
 		conn_reply_string(c, h, "added policy");
+		/* albatross keeps reading after a policy add (§8.2). */
+		conn_finish(c, true);
 	} else {
 		conn_reply_string(c, h, "no modification of policy");
+		conn_finish(c, true);
 	}
-	/* albatross keeps reading after a policy add (§8.2). */
-	conn_finish(c, true);
+	policy_forget_before(d, &before);
 }
 
 static void
@@ -68,15 +127,22 @@ policy_remove(pt_conn *c, const pt_header *h)
 	pt_daemon *d = c->d;
 	pt_name path;
 	pt_err err = {{0}};
+	policy_before before;
 	policy_path(h, &path);
-	if (pt_res_remove_policy(d->res, &path, &err) < 0) {
+	if (policy_remember(d, &path, &before) < 0) {
+		conn_refuse(c, h, "policy %s: out of memory", path.text);
+	} else if (pt_res_remove_policy(d->res, &path, &err) < 0) {
 		conn_refuse(c, h, "%s", err.msg);
+	} else if (persist_save_err(d, &err) < 0) {
+		policy_roll_back(d, &path, &before);
+		conn_refuse(c, h, "policy %s not removed: %s", path.text,
+		    err.msg);
 	} else {
 		log_info("%s: policy removed", path.text);
 		ev_name(d, PT_EV_POLICY_REMOVED, &path);
-		persist_save(d);
 		conn_reply_string(c, h, "removed policy");
 	}
+	policy_forget_before(d, &before);
 	conn_finish(c, false);
 }
 
@@ -361,6 +427,9 @@ vmm_dispatch(pt_conn *c, const pt_wire *w)
 		return;
 	case PT_CMD_LOG_SUBSCRIBE:
 		ev_cmd_subscribe(c, h, &cmd->u.log);
+		return;
+	case PT_CMD_LOG_RECORD:
+		ev_cmd_record(c, h, &cmd->u.record);
 		return;
 	case PT_CMD_STATS_INITIAL:
 		stats_link_initial(c, h);

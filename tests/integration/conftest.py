@@ -280,7 +280,7 @@ class Petreld:
         os.makedirs(self.dbdir)
         if tmpdir_size_kb is not None:
             os.makedirs(self.tmpdir)
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % tmpdir_size_kb,
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk,mode=0755" % tmpdir_size_kb,
                             "pt-tmpfs", self.tmpdir], check=True, timeout=30)
             self.mounted = True
         for target, path in tender.paths.items():
@@ -591,7 +591,8 @@ class ConsoleDaemon:
         # (user, group): run unprivileged, through util-linux's setpriv.
         self.run_as = run_as
         self.tmpdir = pd.tmpdir
-        self.sock = os.path.join(self.tmpdir, "util", "console.sock")
+        # Its own socket; util/console.sock is petreld's symlink to it.
+        self.sock = os.path.join(self.tmpdir, "console", "console.sock")
         self.logfile = Path(logdir) / ("petrel-console-%s.log"
                                        % os.path.basename(pd.base))
         self.opts = []

@@ -672,7 +672,7 @@ def test_disk_full_keeps_the_old_content(petreld_factory, tender, tmp_path):
     """The staging file cannot be written (the file system is full): the
     set fails with the reason, the old content and nothing else stays."""
     pd = petreld_factory(start=False)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3072k", "pt-blk-db",
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3072k,mode=0700", "pt-blk-db",
                     pd.dbdir], check=True, timeout=30)
     try:
         for target, path in tender.paths.items():

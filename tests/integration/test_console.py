@@ -68,7 +68,7 @@ class Console:
         self.tmpdir = tmpdir
         self.fifo_dir = os.path.join(tmpdir, "fifo")
         os.makedirs(self.fifo_dir, exist_ok=True)
-        self.sock_path = os.path.join(tmpdir, "util", "console.sock")
+        self.sock_path = os.path.join(tmpdir, "console", "console.sock")
         self.log = open(os.path.join(tmpdir, "console.log"), "w+")
         self.proc = subprocess.Popen(
             [str(CONSOLE_BIN), "--tmpdir", tmpdir, "-vv",

@@ -502,14 +502,15 @@ def visible(who, name):
     """Who sees an event about `name` (docs/eventlog.md): a subscriber for
     a path everything at or below it; for a name that name and the names
     under it read as a path (a:x sees a:x:z, not a:xy); startup and hup
-    (subject ":") only the root. A name read as a path is at that path:
-    a:x: sees the unikernel a:x (as `info a:x:` lists it)."""
+    (subject ":") only the root. Paths are compared as paths: a:x: does
+    not see the unikernel a:x, which is the label x of the path a: and
+    belongs to a: (issue 9, item 12)."""
     if who == ":":
         return True
     if name == ":":
         return False
     if who.endswith(":"):
-        return name.startswith(who) or name + ":" == who
+        return name.startswith(who)
     return name == who or name.startswith(who + ":")
 
 
@@ -538,7 +539,7 @@ def test_filtering_by_name_and_path(petreld, images, tender):
     assert {e["name"] for e in events(pd, "a:")} == {
         "a:x", "a:xy", "a:x:z", "a:sub:z", "a:nothing"}
     assert {e["name"] for e in events(pd, "a:x")} == {"a:x", "a:x:z"}
-    assert {e["name"] for e in events(pd, "a:x:")} == {"a:x", "a:x:z"}
+    assert {e["name"] for e in events(pd, "a:x:")} == {"a:x:z"}
     assert "startup" not in kinds(events(pd, "a:"))
 
 

@@ -205,7 +205,7 @@ def test_history_survives_restart_and_damage(petreld):
 
 class FakeConsole:
     def __init__(self, pd):
-        self.path = os.path.join(pd.tmpdir, "util", "console.sock")
+        self.path = os.path.join(pd.tmpdir, "console", "console.sock")
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listen.bind(self.path)

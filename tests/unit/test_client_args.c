@@ -329,6 +329,71 @@ test_escape(void **state)
 	check_escape(pt_text_quote_arg, "x\"y\n", 4, "\"x\\\"y\\n\"");
 }
 
+/* albatross-client's spellings: an option whose value is a positional
+ * argument (info --name=X), and --compression-level next to --compress. */
+enum { A_COMPRESS = 1 };
+
+static const pt_cli_optspec alias_opts[] = {
+	{"compress", 0, false, A_COMPRESS, NULL, ""},
+	{"name", 'n', true, PT_CLI_POSITIONAL, "NAME", NULL},
+	{"compression-level", 0, true, A_COMPRESS, "N", NULL},
+	{NULL, 0, false, 0, NULL, NULL},
+};
+
+static int
+parse_alias(char **argv, int argc, pt_cli_args *a, const char **pos,
+    pt_cli_optval *opts, int64_t *level, pt_err *err)
+{
+	const pt_cli_optspec *const t[] = {alias_opts};
+	if (pt_cli_parse(argc, argv, t, 1, pos, opts, a, err) != 0)
+		return -1;
+	return pt_cli_compress_level(a, A_COMPRESS, level, err);
+}
+
+static void
+test_albatross_aliases(void **state)
+{
+	(void)state;
+	const char *pos[8];
+	pt_cli_optval opts[8];
+	pt_cli_args a;
+	pt_err err;
+	int64_t level = -1;
+
+	char *v1[] = {"--name=a:web", "file"};
+	assert_int_equal(parse_alias(v1, 2, &a, pos, opts, &level, &err), 0);
+	assert_int_equal(a.npos, 2);
+	assert_string_equal(a.pos[0], "a:web");
+	assert_string_equal(a.pos[1], "file");
+	assert_int_equal(a.nopts, 0);
+	assert_int_equal(level, 0);
+
+	char *v2[] = {"-n", "web", "--compress"};
+	assert_int_equal(parse_alias(v2, 3, &a, pos, opts, &level, &err), 0);
+	assert_int_equal(a.npos, 1);
+	assert_string_equal(a.pos[0], "web");
+	assert_int_equal(level, 9);
+
+	/* The last one counts. */
+	char *v3[] = {"--compress", "--compression-level", "3"};
+	assert_int_equal(parse_alias(v3, 3, &a, pos, opts, &level, &err), 0);
+	assert_int_equal(level, 3);
+	char *v4[] = {"--compression-level=0"};
+	assert_int_equal(parse_alias(v4, 1, &a, pos, opts, &level, &err), 0);
+	assert_int_equal(level, 0);
+
+	char *bad[][1] = {{"--compression-level=10"}, {"--compression-level=-1"},
+	    {"--compression-level=x"}, {"--compression-level="}};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(parse_alias(bad[i], 1, &a, pos, opts, &level,
+		    &err), -1);
+		assert_non_null(strstr(err.msg, "compression level"));
+	}
+	char *missing[] = {"--name"};
+	assert_int_equal(parse_alias(missing, 1, &a, pos, opts, &level, &err),
+	    -1);
+}
+
 int
 main(void)
 {
@@ -342,6 +407,7 @@ main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_default_file_and_path),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_albatross_aliases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

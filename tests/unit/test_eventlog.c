@@ -213,6 +213,52 @@ test_logcmd(void **state)
 	pt_buf_free(&b);
 }
 
+/* `log record` (petrel-tls -> petreld): WireCommand [2] [1] LogEntry, the
+ * whole message, for a login of team:web from 127.0.0.1 port 1025. */
+static void
+test_logcmd_record(void **state)
+{
+	(void)state;
+	const char *vector =
+	    "30 47 30 13 02 01 05 04 08 00 00 00 00 00 00 00 07 "
+	    "0C 04 3A 77 65 62 "
+	    "A0 30 A2 2E A1 2C 30 2A " TIME_HEX
+	    "A1 17 30 15 0C 08 74 65 61 6D 3A 77 65 62 "
+	    "04 04 7F 00 00 01 02 03 00 FC 01";
+	uint8_t want[128];
+	size_t n = hex(vector, want, sizeof(want));
+	static const uint8_t lo[4] = {127, 0, 0, 1};
+	pt_wire w;
+	memset(&w, 0, sizeof(w));
+	pt_name nm;
+	name_of(":web", &nm);
+	pt_header_init(&w.header, 7, &nm);
+	w.kind = PT_PAYLOAD_COMMAND;
+	w.u.command.kind = PT_CMD_LOG_RECORD;
+	pt_event *e = &w.u.command.u.record;
+	e->time_ms = T0;
+	e->kind = PT_EV_LOGIN;
+	name_of("team:web", &e->name);
+	e->address.data = lo;
+	e->address.len = 4;
+	e->port = 64513;
+	pt_buf b = {0};
+	pt_err err;
+	assert_int_equal(pt_wire_encode(&w, &b, &err), 0);
+	assert_int_equal(b.len, n);
+	assert_memory_equal(b.data, want, n);
+	pt_buf_free(&b);
+	pt_arena a = {0};
+	pt_wire back;
+	assert_int_equal(pt_wire_decode(want, n, &a, &back, &err), 0);
+	assert_int_equal(back.u.command.kind, PT_CMD_LOG_RECORD);
+	assert_int_equal(back.u.command.u.record.kind, PT_EV_LOGIN);
+	assert_string_equal(back.u.command.u.record.name.text, "team:web");
+	assert_int_equal(back.u.command.u.record.port, 64513);
+	assert_int_equal(back.u.command.u.record.time_ms, T0);
+	pt_arena_free(&a);
+}
+
 static void
 test_ring_and_visibility(void **state)
 {
@@ -255,6 +301,16 @@ test_ring_and_visibility(void **state)
 	pt_name below;
 	name_of("team:web:x", &below);
 	assert_true(pt_event_visible(&teamuk, &below));
+	/* A path is compared as a path: "team:web:" does not see the
+	 * unikernel "team:web" (the label web of "team:"), but sees what is
+	 * in it, and itself (policy events). */
+	pt_name webpath, inweb;
+	name_of("team:web:", &webpath);
+	name_of("team:web:x", &inweb);
+	assert_false(pt_event_visible(&webpath, &teamuk));
+	assert_true(pt_event_visible(&webpath, &inweb));
+	assert_true(pt_event_visible(&webpath, &webpath));
+	assert_false(pt_event_visible(&webpath, &team));
 	/* Daemon-wide events (startup, hup) are for the root only. */
 	assert_true(pt_event_visible(&root, &uk));
 	assert_false(pt_event_visible(&team, &uk));
@@ -268,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_every_kind),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_logcmd),
+		cmocka_unit_test(test_logcmd_record),
 		cmocka_unit_test(test_ring_and_visibility),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

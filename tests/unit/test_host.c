@@ -29,6 +29,7 @@
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
 
+#include "dirlock.h"
 #include "fsutil.h"
 #include "hostinfo.h"
 #include "image.h"
@@ -747,6 +748,71 @@ test_spawn_fifo_console(void **state)
 	close(rd);
 }
 
+/* ---- directory locks, tap owners ---------------------------------- */
+
+/* A second lock on the same directory fails and names the holder; the
+ * lock file carries the holder's pid; closing the fd releases it. flock
+ * locks belong to open files, so one process can play both daemons. */
+static void
+test_dir_lock(void **state)
+{
+	const char *dir = *state;
+	pt_err e;
+	int fd = pt_dir_lock(dir, "petreld.lock", "petreld", &e);
+	assert_true(fd >= 0);
+	assert_true((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+	char path[4096], want[256];
+	path_in(path, sizeof(path), dir, "petreld.lock");
+	char *text = slurp(path);
+	snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	assert_string_equal(text, want);
+	free(text);
+	assert_int_equal(pt_dir_lock(dir, "petreld.lock", "petreld", &e), -1);
+	snprintf(want, sizeof(want), "%s is in use by petreld pid %ld", dir,
+	    (long)getpid());
+	assert_non_null(strstr(e.msg, want));
+	close(fd);
+	fd = pt_dir_lock(dir, "petreld.lock", "petreld", &e);
+	assert_true(fd >= 0);
+	close(fd);
+	/* Never through a symlink. */
+	char link[4096];
+	path_in(link, sizeof(link), dir, "link.lock");
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(pt_dir_lock(dir, "link.lock", "petreld", &e), -1);
+}
+
+static void
+test_tap_owner(void **state)
+{
+	(void)state;
+	char a[PT_TAP_OWNER_MAX], b[PT_TAP_OWNER_MAX];
+	pt_tap_owner(a, "/run/petrel", 0x803, 42);
+	assert_string_equal(a, "petrel:/run/petrel db:803:42");
+	pt_tap_owner(b, "/run/petrel", 0x803, 43);
+	assert_string_not_equal(a, b);
+	/* Too long for an alias: a hash, still one per daemon. */
+	char longdir[400];
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	pt_tap_owner(a, longdir, 1, 2);
+	pt_tap_owner(b, longdir, 1, 3);
+	assert_true(strlen(a) < PT_TAP_OWNER_MAX);
+	assert_int_equal(strncmp(a, "petrel:sha256:", 14), 0);
+	assert_int_equal(strlen(a), 14 + 64);
+	assert_string_not_equal(a, b);
+	/* The longest that still fits stays readable. */
+	char fits[PT_TAP_OWNER_MAX];
+	size_t room = PT_TAP_OWNER_MAX - 1 - strlen("petrel: db:1:2");
+	memset(fits, 'f', room);
+	fits[0] = '/';
+	fits[room] = '\0';
+	pt_tap_owner(a, fits, 1, 2);
+	assert_int_equal(strlen(a), PT_TAP_OWNER_MAX - 1);
+	assert_int_equal(strncmp(a, "petrel:/fff", 11), 0);
+}
+
 /* ---- root policy -------------------------------------------------- */
 
 static void
@@ -967,6 +1033,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_root_policy, setup_tmpdir,
 		    teardown_tmpdir),
 		cmocka_unit_test(test_taps_in_netns),
+		cmocka_unit_test_setup_teardown(test_dir_lock, setup_tmpdir,
+		    teardown_tmpdir),
+		cmocka_unit_test(test_tap_owner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,55 @@ test_dup(void **state)
 	assert_null(pt_policy_dup(&hb));
 }
 
+/* A stored policy on a smaller host: narrowed in every dimension the host
+ * bounds, bridges kept (they come up while the host runs), the source
+ * untouched. */
+static void
+test_clamp(void **state)
+{
+	(void)state;
+	int64_t cpus[] = {0, 1, 2, 3, 7};
+	pt_text br[] = {T("br0"), T("late")};
+	pt_policy p = {.unikernels = 10, .memory = 4096, .has_block = true,
+	    .block = 1000, .ncpuids = 5, .cpuids = cpus, .nbridges = 2,
+	    .bridges = br};
+	int64_t hcpus[] = {0, 1};
+	pt_text hbr[] = {T("br0")};
+	pt_policy host = {.unikernels = INT64_MAX >> 1, .memory = 1024,
+	    .has_block = true, .block = 100, .ncpuids = 2, .cpuids = hcpus,
+	    .nbridges = 1, .bridges = hbr};
+	pt_policy *c = pt_policy_clamp(&p, &host);
+	assert_non_null(c);
+	assert_int_equal(c->unikernels, 10);
+	assert_int_equal(c->memory, 1024);
+	assert_true(c->has_block);
+	assert_int_equal(c->block, 100);
+	assert_int_equal(c->ncpuids, 2);
+	assert_int_equal(c->cpuids[0], 0);
+	assert_int_equal(c->cpuids[1], 1);
+	assert_int_equal(c->nbridges, 2);
+	assert_string_equal(c->bridges[1].s, "late");
+	assert_int_equal(p.ncpuids, 5);
+	assert_int_equal(p.memory, 4096);
+	pt_policy_free(c);
+
+	/* Nothing in common: no CPU left (refuses every create); no block
+	 * storage on the host: none in the clamp. */
+	int64_t other[] = {5};
+	host.ncpuids = 1;
+	host.cpuids = other;
+	host.has_block = false;
+	host.unikernels = 3;
+	c = pt_policy_clamp(&p, &host);
+	assert_non_null(c);
+	assert_int_equal(c->ncpuids, 0);
+	assert_false(c->has_block);
+	assert_int_equal(c->unikernels, 3);
+	pt_err err = {{0}};
+	assert_int_equal(pt_policy_is_smaller(c, &host, &err), -1);  /* bridge */
+	pt_policy_free(c);
+}
+
 int
 main(void)
 {
@@ -283,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_is_smaller),
 		cmocka_unit_test(test_equal_and_has),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_clamp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

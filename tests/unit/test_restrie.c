@@ -445,6 +445,72 @@ test_replacing(void **state)
 	pt_res_free(r);
 }
 
+/* A unikernel waiting for its restart keeps its share: claimed within
+ * the limits but whatever the policies allow, counted by every check
+ * after it, freed by removal. */
+static void
+test_claim(void **state)
+{
+	(void)state;
+	pt_res *r = pt_res_new();
+	tuk t;
+	pt_err err = {{0}};
+	policy_ok(r, "a:", 1, 64, 100, "0", "br0");
+	block_ok(r, "a:disk", 10);
+	block_ok(r, "a:other", 10);
+	pt_name web = N("a:web");
+	pt_name disk = N("a:disk");
+	/* Beyond the limits: nothing is claimed. */
+	pt_uk_res *u = mkuk(&t, 65, 0, NULL, "disk");
+	assert_int_equal(pt_res_claim_unikernel(r, &web, u, NULL, &err), -1);
+	assert_string_equal(err.msg, "policy a: allows memory 64 MB, 0 MB "
+	    "in use, 65 MB requested");
+	/* On a bridge and a CPU the policy does not allow (any more), with
+	 * a device that is gone: claimed, what exists of it. */
+	u = mkuk(&t, 64, 3, "br1", "disk,gone");
+	assert_int_equal(pt_res_claim_unikernel(r, &web, u, (void *)"w",
+	    &err), 0);
+	assert_int_equal(usage(r, "a:").unikernels, 1);
+	assert_int_equal(usage(r, "a:").memory, 64);
+	bool in_use = false;
+	assert_int_equal(pt_res_block(r, &disk, NULL, &in_use), 0);
+	assert_true(in_use);
+	assert_int_equal(pt_res_remove_block(r, &disk, &err), -1);
+	assert_string_equal(err.msg, "block device a:disk is in use");
+	/* Nobody else takes the share or the device meanwhile ... */
+	uk_fails(r, "a:db", 1, 0, NULL, NULL,
+	    "policy a: allows 1 unikernels, 1 in use, 1 more requested");
+	/* ... and the name is taken. */
+	u = mkuk(&t, 1, 0, NULL, NULL);
+	assert_int_equal(pt_res_claim_unikernel(r, &web, u, NULL, &err), -1);
+	assert_string_equal(err.msg, "unikernel a:web already exists");
+	/* Its own retry is checked as if the claim were gone. */
+	u = mkuk(&t, 64, 0, "br0", "disk");
+	assert_int_equal(pt_res_check_create(r, &web, u, &web, &err), 0);
+	/* A device that appears meanwhile was not claimed: the claim's
+	 * removal leaves it alone. */
+	block_ok(r, "a:gone", 10);
+	pt_name gone = N("a:gone");
+	assert_int_equal(pt_res_block(r, &gone, NULL, &in_use), 0);
+	assert_false(in_use);
+	uk_remove(r, "a:web");
+	assert_int_equal(pt_res_block(r, &disk, NULL, &in_use), 0);
+	assert_false(in_use);
+	/* A device in use by another unikernel cannot be claimed. */
+	policy_ok(r, "a:", 3, 256, 100, "0", "br0");
+	uk_ok(r, "a:db", 1, 0, NULL, "other");
+	pt_name web2 = N("a:web2");
+	u = mkuk(&t, 1, 0, NULL, "disk,other");
+	assert_int_equal(pt_res_claim_unikernel(r, &web2, u, NULL, &err), -1);
+	assert_string_equal(err.msg, "block device a:other is in use");
+	assert_int_equal(pt_res_block(r, &disk, NULL, &in_use), 0);
+	assert_false(in_use);
+	assert_int_equal(pt_res_unikernel_count(r), 1);
+	uk_remove(r, "a:db");
+	assert_int_equal(pt_res_unikernel_count(r), 0);
+	pt_res_free(r);
+}
+
 /* ---- block devices ---- */
 
 static void
@@ -1107,6 +1173,47 @@ test_empty_nodes_removed(void **state)
 	pt_res_free(r);
 }
 
+/* A policy restored from the state as it is, even wider than its parent:
+ * it grants nothing more, every policy on the path is still checked. */
+static void
+test_restore_policy_keeps_parents_in_charge(void **state)
+{
+	(void)state;
+	pt_res *r = pt_res_new();
+	assert_non_null(r);
+	set_root(r, 100, 1024, 100);
+	tpolicy t;
+	pt_err err = {{0}};
+	pt_name team = N("team:");
+	mkpolicy(&t, 5, 4096, NO_BLOCK, "0,1,7", "br0,late");
+	assert_int_equal(pt_res_check_policy(r, &team, &t.p, &err), -1);
+	assert_int_equal(pt_res_restore_policy(r, &team, &t.p, &err), 0);
+	const pt_policy *got = pt_res_policy(r, &team);
+	assert_non_null(got);
+	assert_true(pt_policy_equal(got, &t.p));
+	/* Not widened: the root (the host) bounds it. */
+	uk_fails(r, "team:a", 16, 7, "", "",
+	    "CPU 7 not allowed by policy : (allowed: 0,1,2,3)");
+	uk_fails(r, "team:a", 2000, 0, "", "",
+	    "policy : allows memory 1024 MB, 0 MB in use, 2000 MB requested");
+	uk_ok(r, "team:a", 500, 1, "br0", "");
+	/* And its own limits hold. */
+	policy_ok(r, ":", 100, 8192, 100, "0,1,2,3,7", "br0,br1,late");
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "team:x%d", i);
+		uk_ok(r, name, 17, 0, "", "");
+	}
+	uk_fails(r, "team:y", 17, 0, "", "",
+	    "policy team: allows 5 unikernels, 5 in use, 1 more requested");
+	/* The root too, without checks (a rollback). */
+	pt_name root = N(":");
+	mkpolicy(&t, 1, 20, NO_BLOCK, "", "");
+	assert_int_equal(pt_res_restore_policy(r, &root, &t.p, &err), 0);
+	assert_true(pt_policy_equal(pt_res_policy(r, &root), &t.p));
+	pt_res_free(r);
+}
+
 int
 main(void)
 {
@@ -1118,6 +1225,7 @@ main(void)
 		cmocka_unit_test(test_create_checks_every_policy),
 		cmocka_unit_test(test_deep_paths),
 		cmocka_unit_test(test_replacing),
+		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_block_use_by_unikernels),
 		cmocka_unit_test(test_policy_add_remove),
@@ -1125,6 +1233,7 @@ main(void)
 		cmocka_unit_test(test_iteration_order),
 		cmocka_unit_test(test_incremental_usage),
 		cmocka_unit_test(test_empty_nodes_removed),
+		cmocka_unit_test(test_restore_policy_keeps_parents_in_charge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

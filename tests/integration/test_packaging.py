@@ -1,0 +1,308 @@
+"""The Debian package: dpkg-buildpackage -us -uc -b in a copy of the tree
+(no build products in the repository), lintian with no error and no
+warning, dpkg -i on this machine, what it installed (files, users and
+groups, modes, enabled units, systemd-analyze verify), the binaries run,
+then dpkg --purge and nothing left behind but the users and groups, which
+Debian keeps on purge (files elsewhere may still belong to them). The test
+removes those itself afterwards, and before, when an earlier run left
+them, so that it sees the package create them.
+
+Skipped where dpkg-buildpackage, debhelper or lintian are missing, when
+not root, and when a petrel package is installed already (it is not ours
+to remove). Takes about a minute on two cores.
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SRC_DIR
+
+UNITDIR = Path("/lib/systemd/system")
+HAVE_STATS = (SRC_DIR / "src" / "stats" / "meson.build").exists()
+HAVE_TLS = (SRC_DIR / "src" / "tls" / "meson.build").exists()
+
+BINARIES = ["/usr/sbin/petreld", "/usr/sbin/petrel-console", "/usr/bin/petrel"]
+UNITS = ["petreld.service", "petreld.socket",
+         "petrel-console.service", "petrel-console.socket"]
+# Enabled on install (symlinks in /etc/systemd/system).
+ENABLED = list(UNITS)
+USERS = ["petrel-console"]
+GROUPS = ["petrel", "petrel-console"]
+MAN = ["man1/petrel.1.gz", "man5/petrel-files.5.gz", "man8/petreld.8.gz",
+       "man8/petrel-console.8.gz"]
+if HAVE_STATS:
+    BINARIES.append("/usr/sbin/petrel-stats")
+    UNITS += ["petrel-stats.service", "petrel-stats.socket"]
+    ENABLED += ["petrel-stats.service", "petrel-stats.socket"]
+    USERS.append("petrel-stats")
+    GROUPS.append("petrel-stats")
+    MAN.append("man8/petrel-stats.8.gz")
+if HAVE_TLS:
+    BINARIES.append("/usr/sbin/petrel-tls")
+    UNITS += ["petrel-tls.service", "petrel-tls.socket"]
+    USERS.append("petrel-tls")
+    GROUPS.append("petrel-tls")
+    MAN.append("man8/petrel-tls.8.gz")
+
+# path -> (mode, owner, group) made by tmpfiles.d at install
+DIRS = {
+    "/run/petrel": (0o755, "root", "root"),
+    "/run/petrel/util": (0o2775, "root", "petrel-console"),
+    "/run/petrel/fifo": (0o2750, "root", "petrel-console"),
+    "/var/lib/petrel": (0o700, "root", "root"),
+    "/var/log/petrel": (0o700, "root", "root"),
+}
+
+
+GECOS = {"petrel-console": "petrel console daemon",
+         "petrel-stats": "petrel statistics daemon",
+         "petrel-tls": "petrel TLS endpoint"}
+
+
+def remove_our_accounts():
+    """The users and groups the package made (recognised by their
+    comment and system ids), which its purge keeps."""
+    for user, gecos in GECOS.items():
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            continue
+        if pw.pw_gecos == gecos and pw.pw_uid < 1000:
+            run(["userdel", user])
+    for group in ["petrel"] + list(GECOS):
+        try:
+            g = grp.getgrnam(group)
+        except KeyError:
+            continue
+        if g.gr_gid < 1000 and set(g.gr_mem) <= set(GECOS):
+            run(["groupdel", group])
+
+
+def run(argv, timeout=600, check=True, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        pytest.fail("%s: exit %d\n%s\n%s" % (" ".join(argv), p.returncode,
+                                             p.stdout[-6000:], p.stderr[-6000:]))
+    return p
+
+
+def need_tools():
+    if os.geteuid() != 0:
+        pytest.skip("needs root (dpkg -i)")
+    for tool in ("dpkg-buildpackage", "dh", "lintian", "fakeroot", "systemd-analyze"):
+        if shutil.which(tool) is None:
+            pytest.skip("%s is not installed (scripts/install-deps.sh installs it): "
+                        "cannot build the package here" % tool)
+    if run(["dpkg-query", "-W", "-f=${Status}", "petrel"], check=False).stdout \
+            .startswith("install"):
+        pytest.skip("a petrel package is installed already; not ours to remove")
+
+
+def copy_tree(dst):
+    """The source tree as git sees it (committed or not, ignored files
+    left out), so that no build directory goes into the package."""
+    files = run(["git", "-C", str(SRC_DIR), "ls-files", "-z", "--cached", "--others",
+                 "--exclude-standard"], check=False)
+    if files.returncode != 0:
+        shutil.copytree(SRC_DIR, dst, ignore=shutil.ignore_patterns(
+            "build*", ".git", "__pycache__"), symlinks=True)
+        return
+    for rel in filter(None, files.stdout.split("\0")):
+        src = SRC_DIR / rel
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the work tree
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst / rel, follow_symlinks=False)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    need_tools()
+    top = tmp_path_factory.mktemp("deb")
+    tree = top / "petrel"
+    copy_tree(tree)
+    env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=2")
+    for k in ("CC", "CFLAGS", "LDFLAGS", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env.pop(k, None)
+    run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=tree, env=env, timeout=1200)
+    debs = sorted(top.glob("petrel_*.deb"))
+    changes = sorted(top.glob("petrel_*.changes"))
+    assert len(debs) == 1 and len(changes) == 1, list(top.iterdir())
+    return debs[0], changes[0]
+
+
+def test_lintian_is_clean(built):
+    deb, changes = built
+    p = run(["lintian", "--fail-on", "error,warning", "--pedantic", str(changes)],
+            check=False)
+    bad = [l for l in p.stdout.splitlines() if l[:2] in ("E:", "W:")]
+    assert p.returncode == 0 and not bad, p.stdout + p.stderr
+
+
+def enabled_links():
+    out = []
+    for d in Path("/etc/systemd/system").glob("*.wants"):
+        out += [p.name for p in d.iterdir() if p.name.startswith("petrel")]
+    return sorted(out)
+
+
+def test_install_check_and_purge(built):
+    deb, _ = built
+    assert enabled_links() == [], "petrel units are enabled before the install"
+    remove_our_accounts()
+    for u in USERS:
+        with pytest.raises(KeyError):
+            pwd.getpwnam(u)
+    try:
+        run(["dpkg", "-i", str(deb)])
+        check_installed()
+        installed = run(["dpkg-query", "-L", "petrel"]).stdout.split("\n")
+    finally:
+        run(["dpkg", "--purge", "petrel"], check=False)
+    try:
+        check_purged([f for f in installed if f])
+    finally:
+        remove_our_accounts()
+
+
+def check_installed():
+    for b in BINARIES:
+        st = os.stat(b)
+        assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 0, b
+    for u in UNITS:
+        assert (UNITDIR / u).is_file(), u
+    for m in MAN:
+        assert Path("/usr/share/man", m).is_file(), m
+    for f in ("/usr/lib/sysusers.d/petrel.conf", "/usr/lib/tmpfiles.d/petrel.conf",
+              "/usr/share/bash-completion/completions/petrel"):
+        assert Path(f).is_file(), f
+    for u in USERS:
+        pw = pwd.getpwnam(u)
+        assert pw.pw_shell == "/usr/sbin/nologin" and pw.pw_uid < 1000, pw
+        assert grp.getgrgid(pw.pw_gid).gr_name == u, pw
+    for g in GROUPS:
+        grp.getgrnam(g)
+    if HAVE_TLS:
+        assert "petrel-tls" in grp.getgrnam("petrel").gr_mem
+    for path, (mode, owner, group) in DIRS.items():
+        st = os.stat(path)
+        got = (stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name,
+               grp.getgrgid(st.st_gid).gr_name)
+        assert got == (mode, owner, group), "%s: %s" % (path, got)
+    assert enabled_links() == sorted(ENABLED)
+    # Every unit is valid, its binary and its man pages exist.
+    p = run(["systemd-analyze", "verify"] + [str(UNITDIR / u) for u in UNITS],
+            check=False)
+    assert p.returncode == 0 and p.stderr.strip() == "", p.stdout + p.stderr
+    for b in BINARIES:
+        name = os.path.basename(b)
+        assert run([b, "--version"]).stdout.startswith(name + " ")
+        assert "usage" in run([b, "--help"]).stdout
+    # The units' command lines are ones petreld accepts.
+    for u in UNITS:
+        if not u.endswith(".service"):
+            continue
+        line = next(l for l in (UNITDIR / u).read_text().splitlines()
+                    if l.startswith("ExecStart="))
+        argv = line[len("ExecStart="):].split()
+        run(argv + ["--version"])
+    assert run(["man", "-w", "petreld"]).stdout.strip() == "/usr/share/man/man8/petreld.8.gz"
+
+
+def check_purged(installed):
+    status = run(["dpkg-query", "-W", "-f=${Status}", "petrel"], check=False)
+    assert status.returncode != 0 or "not-installed" in status.stdout, status.stdout
+    left = [f for f in installed
+            if os.path.lexists(f) and not os.path.isdir(f)]
+    assert left == [], "files left after purge: %s" % left
+    for d in DIRS:
+        assert not os.path.lexists(d), "%s left after purge" % d
+    assert enabled_links() == [], "unit links left after purge"
+    # Debian keeps the users and groups on purge.
+    for u in USERS:
+        pwd.getpwnam(u)
+    helper = Path("/var/lib/systemd/deb-systemd-helper-enabled")
+    if helper.is_dir():
+        left = [str(p) for p in helper.rglob("petrel*")]
+        assert left == [], left
+
+
+def test_petreld_logs_priorities_to_the_journal(tmp_path):
+    """Under systemd (JOURNAL_STREAM names stderr) each line starts with
+    its syslog priority, without a timestamp; otherwise with one."""
+    from conftest import PETRELD_BIN, need_binary
+    (tmp_path / "db").write_text("")
+    argv = [need_binary(PETRELD_BIN), "--tmpdir", str(tmp_path / "run"),
+            "--dbdir", str(tmp_path / "db" / "x"), "--logdir", str(tmp_path / "log")]
+    for journal in (True, False):
+        with open(tmp_path / "err", "w+") as err:
+            st = os.fstat(err.fileno())
+            env = dict(os.environ)
+            env.pop("JOURNAL_STREAM", None)
+            if journal:
+                env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+            else:
+                # Another stream than stderr: not the journal.
+                env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino + 1)
+            p = subprocess.run(argv, stderr=err, env=env, timeout=30)
+            err.seek(0)
+            text = err.read()
+        assert p.returncode == 1, text
+        line = text.splitlines()[0]
+        if journal:
+            assert line.startswith("<3>error: "), text
+        else:
+            assert line[:4].isdigit() and " petreld error: " in line, text
+
+
+def unit_setting(unit, key):
+    text = (SRC_DIR / "systemd" / (unit + ".in")).read_text()
+    return [l.split("=", 1)[1] for l in text.splitlines() if l.startswith(key + "=")]
+
+
+def test_petreld_runs_with_the_capabilities_its_unit_keeps(petreld_factory, images, tender):
+    """petreld.service's CapabilityBoundingSet (CAP_NET_ADMIN alone), and
+    a supplementary group for the console group as the unit gives it, are
+    enough for taps, the console FIFOs' group and the tenders."""
+    tender.need_scripted()
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs util-linux's setpriv")
+    (caps,) = unit_setting("petreld.service", "CapabilityBoundingSet")
+    bset = "-all," + ",".join("+" + c.lower()[len("cap_"):] for c in caps.split())
+    group = "nogroup"
+    pd = petreld_factory(start=False, extra_args=["--console-group", group])
+    argv = pd.argv()
+    i = argv.index(str(conftest_petreld()))
+    argv[i:i] = ["setpriv", "--bounding-set=" + bset,
+                 "--groups", str(grp.getgrnam(group).gr_gid), "--"]
+    pd.starts += 1
+    pd.proc = pd.spawn(argv=argv)
+    pd.wait_ready()
+    status = open("/proc/%d/status" % pd.pid).read()
+    pd.ok("create", "web", images.path("hvt", nets=["service"]),
+          "--net", "service:br0", "--arg", "run")
+    pd.wait_tender(":web")
+    assert len(pd.ns.taps()) == 1
+    fifo = os.stat(pd.fifo_path(":web"))
+    assert grp.getgrgid(fifo.st_gid).gr_name == group
+    util = os.stat(os.path.join(pd.tmpdir, "util"))
+    assert util.st_mode & stat.S_ISGID, "chmod lost the setgid bit of util/"
+    pd.ok("destroy", "web")
+    # The bounding set really was that small.
+    bnd = int(next(l for l in status.splitlines() if l.startswith("CapBnd:")).split()[1], 16)
+    numbers = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3,
+               "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_NET_ADMIN": 12,
+               "CAP_SYS_NICE": 23, "CAP_SYS_RESOURCE": 24}
+    assert bnd == sum(1 << numbers[c] for c in caps.split()), hex(bnd)
+
+
+def conftest_petreld():
+    from conftest import PETRELD_BIN
+    return PETRELD_BIN
