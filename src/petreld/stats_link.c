@@ -55,7 +55,7 @@ send_cmd(pt_stats_link *L, const pt_uk *uk, bool add)
 	pt_conn *c = L->c;
 	conn_grab(c);
 	conn_send_wire(c, &w);
-	if (!c->dead && conn_out_pending(c) > LINK_MAX_OUT) {
+	if (!conn_dead(c) && conn_out_pending(c) > LINK_MAX_OUT) {
 		log_warn("petrel-stats does not read its link (%zu bytes "
 		    "queued): dropping it", conn_out_pending(c));
 		conn_abort(c);
@@ -80,12 +80,6 @@ on_frame(pt_conn *c, const uint8_t *p, size_t n, bool end)
 		    w.header.name.text, (int)w.u.failure.len, w.u.failure.s);
 	pt_arena_free(&a);
 	return 0;
-}
-
-static void
-on_drain(pt_conn *c)
-{
-	(void)c;  /* set, so that the link never counts as idle */
 }
 
 static void
@@ -121,13 +115,15 @@ stats_link_initial(pt_conn *c, const pt_header *h)
 	conn_reply(c, h, &ok);
 	pt_stream st = {
 		.on_frame = on_frame,
-		.on_drain = on_drain,
 		.on_close = on_close,
 		.ctx = L,
 	};
 	conn_set_stream(c, &st);  /* on a dead connection: L is freed */
-	if (c->dead)
+	if (conn_dead(c))
 		return;
+	/* The link reads petrel-stats's answers, so it would count as idle
+	 * between launches: it never is. */
+	pt_fconn_set_idle_timeout(c->f, 0);
 	d->stats = L;
 	log_info("petrel-stats linked");
 	for (pt_uk *uk = d->uks; uk != NULL && d->stats == L; uk = uk->next)

@@ -76,6 +76,7 @@ usage(FILE *f)
 "  --no-kvm              do not read KVM statistics\n"
 "  --syslog              log to syslog instead of stderr\n"
 "  -v                    more log output (repeat for more)\n"
+"  --version             print the version and exit\n"
 "  -h, --help            this text\n"
 "Systemd socket activation (LISTEN_FDS) is supported.\n",
 	    ST_MAX_SUBS_DEFAULT, ST_SUB_QUEUE_DEFAULT);
@@ -158,6 +159,7 @@ parse_args(int argc, char **argv, st_opts *o)
 		{"user", required_argument, NULL, 'u'},
 		{"no-kvm", no_argument, NULL, 'K'},
 		{"syslog", no_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -194,6 +196,7 @@ parse_args(int argc, char **argv, st_opts *o)
 		case 'K': o->no_kvm = true; break;
 		case 'l': use_syslog = true; break;
 		case 'v': o->verbose++; break;
+		case 'V': puts("petrel-stats " PETREL_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -275,7 +278,8 @@ main(int argc, char **argv)
 		return 1;
 	pt_err err = {{0}};
 	bool activated;
-	int lfd = pt_server_socket(sock, "petrel-stats", &activated, &err);
+	int lfd = pt_server_socket(sock, "petrel-stats", 0660, &activated,
+	    &err);
 	if (lfd < 0) {
 		fprintf(stderr, "petrel-stats: %s\n", err.msg);
 		return 1;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -77,7 +78,14 @@ st_drop_privileges(const char *user, pt_err *err)
 			want[c / 32].effective |= bit;
 		}
 	}
-	if (syscall(SYS_capset, &h, want) < 0)
+	/* Nothing more to drop (systemd already limited the sets, and may
+	 * forbid capset itself): leave them. */
+	bool same = true;
+	for (int i = 0; i < 2; i++)
+		same = same && data[i].permitted == want[i].permitted &&
+		    data[i].effective == want[i].effective &&
+		    data[i].inheritable == 0;
+	if (!same && syscall(SYS_capset, &h, want) < 0)
 		return pt_fail(err, "capset: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return pt_fail(err, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));

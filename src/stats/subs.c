@@ -173,7 +173,8 @@ st_subs_publish(st_daemon *d, const st_uk *u)
 	st_session *next;
 	for (st_session *s = d->sessions; s != NULL; s = next) {
 		next = s->next;
-		if (!s->subscribed || !covers(&s->name, &u->m.name))
+		if (!s->subscribed || pt_fconn_is_closed(s->c) ||
+		    !covers(&s->name, &u->m.name))
 			continue;
 		if (!built) {
 			if (pt_sm_to_stats(&u->m, &a, &w.u.data.u.stats) < 0)
