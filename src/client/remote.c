@@ -256,7 +256,9 @@ pt_remote_csr(const pt_client *c, const pt_name *name,
 	if (req == NULL || pt_pem_csr(req, &pem, &err) != 0 ||
 	    pt_ca_write(reqfile, &pem, false, &err) != 0)
 		goto fail;
-	char msg[1024];
+	/* Room for both paths and the CN whole: gcc's fortified builds (the
+	 * package) refuse a message that could be cut. */
+	char msg[sizeof(reqfile) + sizeof(keyfile) + sizeof(cn) + 128];
 	snprintf(msg, sizeof(msg), "wrote %s (CN %s, %s) with %s key %s",
 	    reqfile, cn, pt_cmd_kind_name(cmd->kind),
 	    created ? "the new" : "the existing", keyfile);

@@ -105,6 +105,7 @@ usage(FILE *f)
 "  --syslog            log to syslog instead of stderr\n"
 "  -v                  more log output (repeat for more)\n"
 "  -h, --help          this text\n"
+"  --version           print the version and exit\n"
 "Systemd socket activation (LISTEN_FDS, TCP sockets) is supported.\n");
 }
 
@@ -126,7 +127,7 @@ enum {
 	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_CRL_DIR, OPT_DBDIR, OPT_TMPDIR,
 	OPT_PORT, OPT_LISTEN, OPT_USER, OPT_INETD, OPT_MAX_CONNS,
 	OPT_MAX_PER_ADDR, OPT_HS_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SYSLOG,
-	OPT_TEST_EXECVE,
+	OPT_TEST_EXECVE, OPT_VERSION,
 };
 
 static void
@@ -156,6 +157,7 @@ parse_args(int argc, char **argv, tls_opts *o)
 		{"test-execve-after-seccomp", no_argument, NULL,
 		    OPT_TEST_EXECVE},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	const char *crl_dir = NULL;
@@ -201,6 +203,7 @@ parse_args(int argc, char **argv, tls_opts *o)
 		case OPT_TEST_EXECVE: o->test_execve = true; break;
 		case 'v': o->verbosity++; break;
 		case 'h': usage(stdout); exit(0);
+		case OPT_VERSION: puts("petrel-tls " PETREL_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}

@@ -99,3 +99,42 @@ def test_aliases_are_not_in_help():
     out = subprocess.run([petrel_bin(), "add-policy", "--help"], capture_output=True,
                          text=True, timeout=30).stdout
     assert "--network" not in out and "--size" not in out, out
+
+
+@pytest.fixture(scope="module")
+def ca_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("remote-spellings")
+    p = subprocess.run([petrel_bin(), "ca", "generate", "root"], cwd=d,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return d
+
+
+def remote_outcome(argv, cwd):
+    p = subprocess.run([petrel_bin()] + argv, capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr.replace("--destination", "--remote")
+
+
+def test_destination_and_ca_are_remote_and_ca_cert(ca_dir):
+    """albatross-client's --destination and --ca: the request bytes of a
+    remote command cannot be printed, so petrel's two spellings must go
+    just as far (here: up to a connection refused by a port nobody
+    listens on, the chain already built and checked against
+    --server-ca) and fail alike; and both are refused with --socket."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        host = "127.0.0.1:%d" % closed.getsockname()[1]
+        keys = ["--ca-key", "root.key", "--server-ca", "cacert.pem"]
+        ours = remote_outcome(["--remote", host, "--ca-cert", "cacert.pem"] + keys +
+                              ["info", "web"], ca_dir)
+        theirs = remote_outcome(["info", "web", "--destination", host,
+                                 "--ca", "cacert.pem"] + keys, ca_dir)
+        theirs_eq = remote_outcome(["--destination=" + host, "--ca=cacert.pem"] + keys +
+                                   ["info", "web"], ca_dir)
+    assert ours[0] == 3 and "refused" in ours[2].lower(), ours
+    assert theirs == ours and theirs_eq == ours, (ours, theirs, theirs_eq)
+    for spelling in ("--remote", "--destination"):
+        rc, out, err = remote_outcome(["--socket=-", spelling, host, "info"], ca_dir)
+        assert rc == 2 and out == "" and "--socket" in err, (spelling, rc, err)

@@ -71,3 +71,34 @@ def test_names_from_the_daemon(petreld, images, tender):
     assert complete(["--tmpdir", "/nonexistent", "destroy", ""]) == []
     pd.ok("destroy", "team:web")
     pd.ok("destroy", "other")
+
+
+def test_ca_subcommands_and_their_options():
+    assert "ca" in complete([""])
+    assert complete(["ca", ""]) == ["generate", "request", "sign", "revoke"]
+    assert complete(["ca", "re"]) == ["request", "revoke"]
+    got = complete(["ca", "sign", "x.req", "--"])
+    for o in ("--days", "--db", "--out", "--ca-cert", "--ca-key", "--tmpdir"):
+        assert o in got, got
+    assert "--serial" not in got and "--server-days" not in got, got
+    assert "--server-days" in complete(["ca", "generate", "root", "--"])
+    assert complete(["ca", "revoke", "crl", "--seri"]) == ["--serial"]
+    # After `ca request NAME`: the command the certificate carries.
+    got = complete(["ca", "request", "alice", "add-"])
+    assert got == ["add-policy"], got
+    assert "ca" not in complete(["ca", "request", "alice", ""])
+
+
+def test_remote_options():
+    got = complete(["--"])
+    for o in ("--remote", "--destination", "--ca-cert", "--ca", "--ca-key",
+              "--server-ca", "--key-type"):
+        assert o in got, got
+    assert complete(["--key-type", ""]) == ["ed25519", "p256", "p384", "p521",
+                                            "rsa2048", "rsa4096"]
+    assert complete(["--key-type", "rsa"]) == ["rsa2048", "rsa4096"]
+    # An option's value is not the command: the command is still to come
+    # after `--remote HOST`, and `info` is found after `--ca-cert FILE`.
+    assert complete(["--remote", "host", "dump-"]) == ["dump-block"]
+    assert complete(["--ca-cert", "x.pem", "info", "--ser"]) == ["--server-ca"]
+    assert "--unikernels" in complete(["--destination", "h", "add-policy", "--"])

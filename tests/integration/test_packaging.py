@@ -15,6 +15,7 @@ to remove). Takes about a minute on two cores.
 import grp
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -51,11 +52,13 @@ if HAVE_TLS:
     GROUPS.append("petrel-tls")
     MAN.append("man8/petrel-tls.8.gz")
 
-# path -> (mode, owner, group) made by tmpfiles.d at install
+# path -> (mode, owner, group) made by tmpfiles.d at install, as petreld
+# makes the run dir (docs/permissions.md)
 DIRS = {
     "/run/petrel": (0o755, "root", "root"),
-    "/run/petrel/util": (0o2775, "root", "petrel-console"),
+    "/run/petrel/util": (0o755, "root", "root"),
     "/run/petrel/fifo": (0o2750, "root", "petrel-console"),
+    "/run/petrel/console": (0o3770, "root", "petrel-console"),
     "/var/lib/petrel": (0o700, "root", "root"),
     "/var/log/petrel": (0o700, "root", "root"),
 }
@@ -190,7 +193,9 @@ def check_installed():
     for g in GROUPS:
         grp.getgrnam(g)
     if HAVE_TLS:
+        # vmmd.sock is the operators', console/ petrel-console's group's.
         assert "petrel-tls" in grp.getgrnam("petrel").gr_mem
+        assert "petrel-tls" in grp.getgrnam("petrel-console").gr_mem
     for path, (mode, owner, group) in DIRS.items():
         st = os.stat(path)
         got = (stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name,
@@ -269,19 +274,28 @@ def unit_setting(unit, key):
 
 def test_petreld_runs_with_the_capabilities_its_unit_keeps(petreld_factory, images, tender):
     """petreld.service's CapabilityBoundingSet (CAP_NET_ADMIN alone), and
-    a supplementary group for the console group as the unit gives it, are
-    enough for taps, the console FIFOs' group and the tenders."""
+    the supplementary groups the unit gives it for its --group and
+    --console-group, are enough for taps, the run dir's owners and modes
+    (docs/permissions.md: fifo/ and console/ in the console group, setgid,
+    vmmd.sock 0660 in the operators') and the tenders. Here the unit's
+    groups are stood in for by two groups of the host."""
     tender.need_scripted()
     if shutil.which("setpriv") is None:
         pytest.skip("needs util-linux's setpriv")
     (caps,) = unit_setting("petreld.service", "CapabilityBoundingSet")
     bset = "-all," + ",".join("+" + c.lower()[len("cap_"):] for c in caps.split())
-    group = "nogroup"
-    pd = petreld_factory(start=False, extra_args=["--console-group", group])
+    (execstart,) = unit_setting("petreld.service", "ExecStart")
+    unit_argv = execstart.split()
+    stand_in = {unit_argv[unit_argv.index("--console-group") + 1]: "nogroup",
+                unit_argv[unit_argv.index("--group") + 1]: "daemon"}
+    (groups,) = unit_setting("petreld.service", "SupplementaryGroups")
+    assert set(groups.split()) == set(stand_in), groups
+    gids = [str(grp.getgrnam(g).gr_gid) for g in stand_in.values()]
+    pd = petreld_factory(start=False, extra_args=[
+        "--console-group", "nogroup", "--group", "daemon"])
     argv = pd.argv()
     i = argv.index(str(conftest_petreld()))
-    argv[i:i] = ["setpriv", "--bounding-set=" + bset,
-                 "--groups", str(grp.getgrnam(group).gr_gid), "--"]
+    argv[i:i] = ["setpriv", "--bounding-set=" + bset, "--groups", ",".join(gids), "--"]
     pd.starts += 1
     pd.proc = pd.spawn(argv=argv)
     pd.wait_ready()
@@ -290,10 +304,19 @@ def test_petreld_runs_with_the_capabilities_its_unit_keeps(petreld_factory, imag
           "--net", "service:br0", "--arg", "run")
     pd.wait_tender(":web")
     assert len(pd.ns.taps()) == 1
-    fifo = os.stat(pd.fifo_path(":web"))
-    assert grp.getgrgid(fifo.st_gid).gr_name == group
-    util = os.stat(os.path.join(pd.tmpdir, "util"))
-    assert util.st_mode & stat.S_ISGID, "chmod lost the setgid bit of util/"
+
+    def owner(path):
+        st = os.lstat(path)
+        return (stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name,
+                grp.getgrgid(st.st_gid).gr_name)
+    run_dir = pd.tmpdir
+    assert owner(pd.fifo_path(":web")) == (0o640, "root", "nogroup")
+    assert owner(os.path.join(run_dir, "fifo")) == (0o2750, "root", "nogroup")
+    assert owner(os.path.join(run_dir, "console")) == (0o3770, "root", "nogroup")
+    assert owner(os.path.join(run_dir, "util")) == (0o755, "root", "root")
+    assert owner(pd.sock) == (0o660, "root", "daemon")
+    assert os.readlink(os.path.join(run_dir, "util", "console.sock")) == \
+        "../console/console.sock"
     pd.ok("destroy", "web")
     # The bounding set really was that small.
     bnd = int(next(l for l in status.splitlines() if l.startswith("CapBnd:")).split()[1], 16)
@@ -306,3 +329,49 @@ def test_petreld_runs_with_the_capabilities_its_unit_keeps(petreld_factory, imag
 def conftest_petreld():
     from conftest import PETRELD_BIN
     return PETRELD_BIN
+
+
+def expand_syscall_set(item, seen=None):
+    """The system calls a SystemCallFilter= item names: a call, or a
+    group (@name) as this systemd expands it."""
+    if not item.startswith("@"):
+        return {item}
+    seen = set() if seen is None else seen
+    if item in seen:
+        return set()
+    seen.add(item)
+    out = run(["systemd-analyze", "syscall-filter", "--no-pager", item]).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        word = line.split("#", 1)[0].strip()
+        if word:
+            calls |= expand_syscall_set(word, seen)
+    return calls
+
+
+def unit_syscalls(unit):
+    """What SystemCallFilter= allows: the allow lists, less the `~` ones."""
+    allowed, denied = set(), set()
+    for value in unit_setting(unit, "SystemCallFilter"):
+        into = denied if value.startswith("~") else allowed
+        for item in value.lstrip("~").split():
+            into |= expand_syscall_set(item)
+    assert allowed, "%s: no allow list" % unit
+    return allowed - denied
+
+
+@pytest.mark.skipif(not HAVE_TLS, reason="petrel-tls is not in the tree")
+def test_petrel_tls_unit_allows_its_own_seccomp_filter():
+    """petrel-tls installs its own filter (src/tls/sandbox.c) under the
+    unit's: libseccomp refuses to make a filter that kills when the
+    seccomp() call is refused, so the unit must allow it (and prctl, for
+    no_new_privs), and every call petrel-tls's filter allows, or they
+    fail with EPERM."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    allowed = unit_syscalls("petrel-tls.service")
+    text = (SRC_DIR / "src" / "tls" / "sandbox.c").read_text()
+    own = text.split("allowed[] = {", 1)[1].split("};", 1)[0]
+    needed = set(re.findall(r"SCMP_SYS\((\w+)\)", own)) | {"seccomp", "prctl", "socket"}
+    assert len(needed) > 20, needed
+    assert needed <= allowed, sorted(needed - allowed)
