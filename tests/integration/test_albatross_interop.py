@@ -20,6 +20,7 @@ import subprocess
 import pytest
 
 import pthelpers as H
+from test_stats import stats_factory  # noqa: F401 (a fixture)
 
 
 def albatross_client():
@@ -180,3 +181,32 @@ def test_console(alba, petreld_factory, console_factory, images, tender):
         return "hello-albatross" in out and out
     H.wait_for(seen, 15, what="albatross-client console to show the line")
     pd.ok("destroy", "talk")
+
+
+def test_stats(alba, petreld, stats_factory, images, tender):
+    """albatross-client stats against petrel-stats: the §8.3 subscription
+    of the real client, answered with petrel-stats's records."""
+    tender.need_scripted()
+    pd = petreld
+    sd = stats_factory(pd)
+    sd.wait_linked()
+    pd.ok("create", "web", images.path("hvt", nets=["service"]), "--net",
+          "service:br0", "--arg", "echo")
+    pd.wait_tender(":web")
+
+    def seen():
+        p = subprocess.Popen([alba.bin, "stats", "--name", "web",
+                              "--tmpdir", pd.tmpdir],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True)
+        try:
+            out, _ = p.communicate(timeout=3)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        # albatross-client prints the rusage and the interfaces (by the
+        # manifest's network name) of each record it receives.
+        return "utime" in out and "bridge service" in out and out
+    out = H.wait_for(seen, 20, what="albatross-client stats to print a record")
+    assert "success: subscribed" in out, out
+    pd.ok("destroy", "web")
