@@ -11,11 +11,10 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential clang libclang-rt-14-dev meson ninja-build pkg-config \
 	libssl-dev libevent-dev libnl-3-dev libnl-route-3-dev zlib1g-dev \
-	libcmocka-dev python3 python3-pytest iproute2 procps
-# The real monitoring servers the petrel-stats tests talk to.
-apt-get install -y --no-install-recommends prometheus influxdb
 	libcmocka-dev libseccomp-dev python3 python3-pytest python3-cryptography \
 	iproute2 procps
+# The real monitoring servers the petrel-stats tests talk to.
+apt-get install -y --no-install-recommends prometheus influxdb
 # The packaging tests: the .deb (dpkg-buildpackage, lintian), the units
 # (systemd-analyze), the man pages (mandoc, man) and the completion.
 apt-get install -y --no-install-recommends \
