@@ -4,8 +4,8 @@
  * self-signed certificate made here with OpenSSL's API), both ends on one
  * event_base. Frames both ways, a frame far larger than the socket buffer
  * and a TLS record (many reads and writes, with the would-block retries),
- * many frames in one record (input OpenSSL holds with no fd event to
- * announce it), and half-close: the peer's close_notify after its
+ * key updates on the way, many frames in one record (input OpenSSL holds
+ * with no fd event to announce it), and half-close: the peer's close_notify after its
  * request, the reply still delivered, then our close_notify.
  */
 #include <errno.h>
@@ -315,6 +315,13 @@ test_large_frame_many_writes(void **state)
 	open_end(&srv, base, p.ssl[0], p.fd[0]);
 	open_end(&cli, base, p.ssl[1], p.fd[1]);
 	srv.echo = true;
+	/* Post-handshake messages in the middle of the data (TLS 1.3 key
+	 * updates, each asking for the other's): the reads then write, the
+	 * writes may have to wait for reads. */
+	assert_int_equal(SSL_key_update(p.ssl[1], SSL_KEY_UPDATE_REQUESTED),
+	    1);
+	assert_int_equal(SSL_key_update(p.ssl[0], SSL_KEY_UPDATE_REQUESTED),
+	    1);
 	/* 3 MiB through 16 KiB socket buffers, both ways at once */
 	send_patterned(cli.c, BIG);
 	assert_true(pt_fconn_queued(cli.c) > 0);  /* could not go at once */
