@@ -13,9 +13,13 @@
  *     are passed to petreld one by one up to the terminator (§8.4, §9.6),
  *     never collected here.
  *
- * Memory stays bounded both ways: the client is not read while petreld's
- * side holds more than UP_HIGH bytes, and petreld's side is not read
- * while the client's holds more than its low-water mark.
+ * Both sides are framed connections (src/daemon/fconn.h): the client's
+ * over TLS (fconn_ssl.c) once the handshake (handshake.c) is done, the
+ * daemon's over its Unix socket. Memory stays bounded both ways, paced by
+ * the module's drain hooks: the client is not read while petreld's side
+ * holds more than UP_HIGH bytes, and again once that has drained below
+ * UP_LOW; petreld's side is not read while the client's holds more than
+ * CLIENT_HIGH, and again once that has drained below CLIENT_LOW.
  *
  * Every refusal reaches the client as a failure reply naming the reason.
  */
@@ -31,13 +35,20 @@
 #include <event2/event.h>
 
 #include "fconn.h"
+#include "fconn_ssl.h"
 #include "frame.h"
 #include "tls.h"
 
 #define UP_MAX_OUT (8u << 20)
 #define UP_HIGH (1u << 20)
 #define UP_LOW (256u * 1024)
-#define BACKPRESSURE_POLL_MS 2
+/* Client frames (upload chunks) are at most this big; albatross's client
+ * sends 4 KiB. */
+#define CLIENT_MAX_FRAME (4u << 20)
+/* The largest reply frame relayed, plus slack: the output cap. */
+#define CLIENT_MAX_OUT (PT_FRAME_DEFAULT_MAX + (1u << 20))
+#define CLIENT_HIGH (256u * 1024)
+#define CLIENT_LOW (128u * 1024)
 #define CHAIN_CAP 16
 
 typedef enum {
@@ -53,9 +64,12 @@ typedef enum {
 struct tls_session {
 	tls_session *next, *prev;
 	tls_daemon *d;
-	tls_tconn *t;
-	pt_fconn *up;
-	struct event *bp_timer;
+	int in_fd, out_fd;
+	tls_handshake *hs;     /* until the handshake is done */
+	pt_fconn *t;           /* the client, after it */
+	pt_fconn *up;          /* the daemon */
+	pt_err verify_note;    /* the first verification failure (tlsctx.c) */
+	char tls_why[160];     /* why the client's TLS failed (fconn_ssl.c) */
 	struct sockaddr_storage peer;
 	char peer_text[INET6_ADDRSTRLEN + 8];
 	sstate state;
@@ -66,12 +80,16 @@ struct tls_session {
 	bool upload;           /* the client streams frames */
 	bool streaming;        /* the daemon streams frames */
 	bool cmd_held;         /* a streamed create waits for its first frame */
+	bool client_blocked;   /* not read until petreld's side drains */
 	size_t next_policy;
 	int64_t expect_seq;
 	const char *service;
 };
 
 static void session_free(tls_session *s);
+static int client_frame(pt_fconn *c, const uint8_t *p, size_t n, bool end,
+    void *ctx);
+static void client_drain(pt_fconn *c, void *ctx);
 
 static void
 endpoint_header(tls_session *s, const pt_name *name)
@@ -86,11 +104,11 @@ finish_failure(tls_session *s, const char *msg)
 	pt_wire w = {.header = s->hdr, .kind = PT_PAYLOAD_FAILURE};
 	w.u.failure.s = msg;
 	w.u.failure.len = strlen(msg);
-	if (tconn_send_wire(s->t, &w) < 0)
+	if (pt_fconn_send_wire(s->t, &w) < 0)
 		tls_log(TLS_LOG_WARN, "%s: cannot queue the failure reply",
 		    s->peer_text);
 	s->state = S_DONE;
-	tconn_close_when_flushed(s->t);
+	pt_fconn_close_when_flushed(s->t);
 }
 
 /* A refusal of petrel-tls's own: the client is told, petreld's log
@@ -104,6 +122,16 @@ refuse(tls_session *s, const char *cmd, const char *reason)
 	finish_failure(s, reason);
 }
 
+/* The client is read again (it may wait for petreld's side to drain). */
+static void
+client_unblock(tls_session *s)
+{
+	if (!s->client_blocked)
+		return;
+	s->client_blocked = false;
+	pt_fconn_resume(s->t);
+}
+
 static void
 up_close(tls_session *s)
 {
@@ -111,8 +139,6 @@ up_close(tls_session *s)
 		pt_fconn_free(s->up);
 		s->up = NULL;
 	}
-	if (s->bp_timer != NULL)
-		evtimer_del(s->bp_timer);
 }
 
 static int64_t
@@ -174,9 +200,17 @@ send_command(tls_session *s)
 	s->streaming = is_stream_reply(cmd->kind);
 	s->state = s->upload ? S_UPLOAD : s->streaming ? S_STREAM : S_REPLY;
 	/* The client is read again: for its upload, or to notice it
-	 * leaving (anything else it sends ends the conversation). */
-	tconn_set_waiting(s->t, s->upload);
-	tconn_resume(s->t);
+	 * leaving (anything else it sends ends the conversation, its end of
+	 * input cuts it at once). Its frames go to client_frame; a relayed
+	 * stream also wants to hear when the client's output drained. Only
+	 * an upload waits on the client: silence then counts as idle. */
+	pt_fconn_stream st = {.frame = client_frame, .ctx = s};
+	if (s->streaming)
+		st.drain = client_drain;
+	pt_fconn_set_stream(s->t, &st);
+	if (s->upload)
+		pt_fconn_set_idle_timeout(s->t, s->d->o.idle_timeout_ms);
+	pt_fconn_resume(s->t);
 }
 
 static void
@@ -233,7 +267,7 @@ relay_reply(tls_session *s, const pt_wire *w)
 {
 	pt_wire out = *w;
 	out.header = s->hdr;
-	if (tconn_send_wire(s->t, &out) < 0)
+	if (pt_fconn_send_wire(s->t, &out) < 0)
 		tls_log(TLS_LOG_WARN, "%s: cannot queue the reply",
 		    s->peer_text);
 	up_close(s);
@@ -242,11 +276,11 @@ relay_reply(tls_session *s, const pt_wire *w)
 		 * that closing does not reset the connection and lose the
 		 * reply. */
 		s->state = S_DRAIN;
-		tconn_resume(s->t);  /* it may be paused for backpressure */
+		client_unblock(s);
 		return;
 	}
 	s->state = S_DONE;
-	tconn_close_when_flushed(s->t);
+	pt_fconn_close_when_flushed(s->t);
 }
 
 static void
@@ -260,15 +294,16 @@ relay_stream(tls_session *s, const uint8_t *p, size_t n, const pt_wire *w)
 	}
 	/* Daemon header, as it is: the version is 5 like every
 	 * certificate's (§9.5). */
-	if (tconn_send(s->t, p, n) < 0) {
+	if (pt_fconn_send(s->t, p, n) < 0) {
 		tls_log(TLS_LOG_WARN, "%s: output cap reached, closing",
 		    s->peer_text);
 		up_close(s);
 		s->state = S_DONE;
-		tconn_close_when_flushed(s->t);
+		pt_fconn_close_when_flushed(s->t);
 		return;
 	}
-	if (tconn_queued(s->t) >= UP_LOW)
+	/* Resumed by client_drain. */
+	if (pt_fconn_queued(s->t) >= CLIENT_HIGH)
 		pt_fconn_pause(s->up);
 }
 
@@ -305,6 +340,27 @@ up_closed(pt_fconn *c, const char *why, void *ctx)
 	up_close(s);
 	if (s->state != S_DONE && s->state != S_DRAIN)
 		finish_failure(s, "exception while reading from fd");
+}
+
+/* The daemon's frames, the end marker included (a stream on petreld's
+ * side for its drain hook: its frames come here, not to up_ops). */
+static int
+up_stream_frame(pt_fconn *c, const uint8_t *p, size_t n, bool end,
+    void *ctx)
+{
+	if (end)
+		up_closed(c, "end of stream", ctx);
+	else
+		up_frame(c, p, n, ctx);
+	return 0;
+}
+
+/* petreld's side drained below UP_LOW: the upload goes on. */
+static void
+up_drain(pt_fconn *c, void *ctx)
+{
+	(void)c;
+	client_unblock(ctx);
 }
 
 static const pt_fconn_ops up_ops = {
@@ -361,13 +417,16 @@ forward(tls_session *s)
 		finish_failure(s, "couldn't reach service");
 		return;
 	}
-	s->up = pt_fconn_new(s->d->base, fd, PT_FRAME_DEFAULT_MAX,
-	    UP_MAX_OUT, &up_ops, s);
-	if (s->up == NULL) {
-		close(fd);
+	pt_fconn_params p = {.max_frame = PT_FRAME_DEFAULT_MAX,
+	    .max_out = UP_MAX_OUT, .pause_out = UP_HIGH, .low_water = UP_LOW};
+	s->up = pt_fconn_open(s->d->base, fd, NULL, NULL, &p, &up_ops, s);
+	if (s->up == NULL) {  /* the fd is closed */
 		finish_failure(s, "couldn't reach service");
 		return;
 	}
+	pt_fconn_stream st = {.frame = up_stream_frame, .drain = up_drain,
+	    .ctx = s};
+	pt_fconn_set_stream(s->up, &st);
 	bool vmmd = strcmp(s->service, "vmmd") == 0;
 	if (vmmd && s->chain.npolicies > 0)
 		send_policy(s);
@@ -378,14 +437,104 @@ forward(tls_session *s)
 /* ---- the client ---- */
 
 static void
-on_handshake(tls_tconn *t, void *ctx)
+on_frame(tls_session *s, const uint8_t *p, size_t n)
 {
+	if (s->state == S_DRAIN)
+		return;
+	if (s->state != S_UPLOAD || s->up == NULL) {
+		/* Like the daemons: a client that sends something during a
+		 * stream ends it. */
+		up_close(s);
+		s->state = S_DONE;
+		pt_fconn_close_when_flushed(s->t);
+		return;
+	}
+	if (n == 0)
+		return;  /* an empty chunk is no data, and no terminator */
+	if (s->cmd_held && send_held_command(s) < 0)
+		return;
+	if (pt_fconn_send(s->up, p, n) < 0) {
+		up_close(s);
+		finish_failure(s, "writing block data");
+		return;
+	}
+	/* At the pace petreld takes it: up_drain reads on. */
+	if (pt_fconn_queued(s->up) >= UP_HIGH) {
+		s->client_blocked = true;
+		pt_fconn_pause(s->t);
+	}
+}
+
+static void
+on_end(tls_session *s)
+{
+	if (s->state == S_DRAIN) {
+		s->state = S_DONE;
+		pt_fconn_close_when_flushed(s->t);
+		return;
+	}
+	if (s->state != S_UPLOAD || s->up == NULL) {
+		up_close(s);
+		s->state = S_DONE;
+		pt_fconn_close_when_flushed(s->t);
+		return;
+	}
+	if (s->cmd_held && send_held_command(s) < 0)
+		return;
+	if (pt_fconn_send(s->up, NULL, 0) < 0) {
+		up_close(s);
+		finish_failure(s, "writing block data");
+		return;
+	}
+	/* Nothing more is awaited from the client. */
+	pt_fconn_set_idle_timeout(s->t, 0);
+	s->state = S_REPLY;
+}
+
+/* The client's frames once its command is sent (a stream, so that its
+ * end of input cuts the session at once). */
+static int
+client_frame(pt_fconn *c, const uint8_t *p, size_t n, bool end, void *ctx)
+{
+	(void)c;
+	if (end)
+		on_end(ctx);
+	else
+		on_frame(ctx, p, n);
+	return 0;
+}
+
+/* The client's output drained below CLIENT_LOW: relay on. */
+static void
+client_drain(pt_fconn *c, void *ctx)
+{
+	(void)c;
 	tls_session *s = ctx;
-	SSL *ssl = tconn_ssl(t);
+	if (s->up != NULL && s->state == S_STREAM)
+		pt_fconn_resume(s->up);
+}
+
+static void
+on_closed(pt_fconn *c, const char *why, void *ctx)
+{
+	(void)c;
+	tls_session *s = ctx;
+	tls_log(s->state == S_DONE ? TLS_LOG_DEBUG : TLS_LOG_INFO,
+	    "%s: connection closed: %s", s->peer_text,
+	    s->tls_why[0] != '\0' ? s->tls_why : why);
+	session_free(s);
+}
+
+static const pt_fconn_ops client_ops = {
+	.closed = on_closed,
+};
+
+/* The verified chain gives the name and the command (tls.md). */
+static void
+login(tls_session *s, SSL *ssl)
+{
 	pt_err err = {{0}};
 	pt_chain_cert certs[CHAIN_CAP];
-	/* Nothing is read from the client until its command is sent. */
-	tconn_pause(t);
 	if (tlsctx_peer_verified(ssl, &err) < 0) {
 		refuse(s, "tls", err.msg);
 		return;
@@ -411,107 +560,37 @@ on_handshake(tls_tconn *t, void *ctx)
 }
 
 static void
-resume_client(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	tls_session *s = arg;
-	if (s->up == NULL || s->state != S_UPLOAD)
-		return;
-	if (pt_fconn_queued(s->up) > UP_LOW) {
-		struct timeval tv = {0, BACKPRESSURE_POLL_MS * 1000};
-		evtimer_add(s->bp_timer, &tv);
-		return;
-	}
-	tconn_resume(s->t);
-}
-
-static void
-on_frame(tls_tconn *t, const uint8_t *p, size_t n, void *ctx)
+on_handshake(SSL *ssl, const char *fail, void *ctx)
 {
 	tls_session *s = ctx;
-	if (s->state == S_DRAIN)
-		return;
-	if (s->state != S_UPLOAD || s->up == NULL) {
-		/* Like the daemons: a client that sends something during a
-		 * stream ends it. */
-		up_close(s);
-		s->state = S_DONE;
-		tconn_close_when_flushed(t);
+	s->hs = NULL;
+	if (ssl == NULL) {
+		tls_log(TLS_LOG_INFO, "%s: connection closed: %s",
+		    s->peer_text, fail);
+		record_refused(s->d, &s->hdr.name, "tls", fail);
+		session_free(s);
 		return;
 	}
-	if (n == 0)
-		return;  /* an empty chunk is no data, and no terminator */
-	if (s->cmd_held && send_held_command(s) < 0)
-		return;
-	if (pt_fconn_send(s->up, p, n) < 0) {
-		up_close(s);
-		finish_failure(s, "writing block data");
+	/* The SSL is still needed for the chain: the transport only holds
+	 * it until the connection goes, after the session is done with it. */
+	void *tr = pt_fconn_ssl_new(ssl, s->in_fd, s->out_fd, s->tls_why,
+	    sizeof(s->tls_why));
+	pt_fconn_params p = {.max_frame = CLIENT_MAX_FRAME,
+	    .max_out = CLIENT_MAX_OUT, .pause_out = CLIENT_HIGH,
+	    .low_water = CLIENT_LOW,
+	    .write_timeout_ms = s->d->o.idle_timeout_ms};
+	s->t = tr != NULL ? pt_fconn_open(s->d->base, s->in_fd, &pt_fconn_ssl,
+	    tr, &p, &client_ops, s) : NULL;
+	if (s->t == NULL) {
+		tls_log(TLS_LOG_ERR, "%s: out of memory for a connection",
+		    s->peer_text);
+		session_free(s);
 		return;
 	}
-	/* The fconn of today has no drain callback: polled while paused
-	 * (to become its backpressure hook after the merge). */
-	if (pt_fconn_queued(s->up) >= UP_HIGH) {
-		tconn_pause(t);
-		struct timeval tv = {0, BACKPRESSURE_POLL_MS * 1000};
-		evtimer_add(s->bp_timer, &tv);
-	}
+	/* Nothing is read from the client until its command is sent. */
+	pt_fconn_pause(s->t);
+	login(s, ssl);
 }
-
-static void
-on_end(tls_tconn *t, void *ctx)
-{
-	tls_session *s = ctx;
-	if (s->state == S_DRAIN) {
-		s->state = S_DONE;
-		tconn_close_when_flushed(t);
-		return;
-	}
-	if (s->state != S_UPLOAD || s->up == NULL) {
-		up_close(s);
-		s->state = S_DONE;
-		tconn_close_when_flushed(t);
-		return;
-	}
-	if (s->cmd_held && send_held_command(s) < 0)
-		return;
-	if (pt_fconn_send(s->up, NULL, 0) < 0) {
-		up_close(s);
-		finish_failure(s, "writing block data");
-		return;
-	}
-	tconn_set_waiting(t, false);
-	s->state = S_REPLY;
-}
-
-static void
-on_drained(tls_tconn *t, void *ctx)
-{
-	(void)t;
-	tls_session *s = ctx;
-	if (s->up != NULL && s->state == S_STREAM)
-		pt_fconn_resume(s->up);
-}
-
-static void
-on_closed(tls_tconn *t, const char *why, void *ctx)
-{
-	(void)t;
-	tls_session *s = ctx;
-	tls_log(s->state == S_DONE ? TLS_LOG_DEBUG : TLS_LOG_INFO,
-	    "%s: connection closed: %s", s->peer_text, why);
-	if (s->state == S_HANDSHAKE)
-		record_refused(s->d, &s->hdr.name, "tls", why);
-	session_free(s);
-}
-
-static const tls_tconn_ops client_ops = {
-	.handshake = on_handshake,
-	.frame = on_frame,
-	.end = on_end,
-	.closed = on_closed,
-	.drained = on_drained,
-};
 
 static void
 describe_peer(tls_session *s)
@@ -551,18 +630,16 @@ session_start(tls_daemon *d, int in_fd, int out_fd,
 	}
 	s->d = d;
 	s->peer = *peer;
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
 	describe_peer(s);
 	pt_name root;
 	pt_name_root(&root);
 	endpoint_header(s, &root);
-	s->bp_timer = evtimer_new(d->base, resume_client, s);
-	s->t = s->bp_timer != NULL ? tconn_new(d, in_fd, out_fd, &client_ops,
-	    s, &err) : NULL;
-	if (s->t == NULL) {
-		tls_log(TLS_LOG_ERR, "%s: %s", s->peer_text, err.msg[0] ?
-		    err.msg : "out of memory");
-		if (s->bp_timer != NULL)
-			event_free(s->bp_timer);
+	s->hs = handshake_start(d, in_fd, out_fd, &s->verify_note,
+	    on_handshake, s, &err);
+	if (s->hs == NULL) {
+		tls_log(TLS_LOG_ERR, "%s: %s", s->peer_text, err.msg);
 		close(in_fd);
 		if (out_fd != in_fd)
 			close(out_fd);
@@ -587,8 +664,10 @@ session_free(tls_session *s)
 		record_endpoint(d, PT_EV_LOGOUT, &s->chain.name, &s->peer);
 	}
 	up_close(s);
-	event_free(s->bp_timer);
-	tconn_free(s->t);
+	handshake_free(s->hs);
+	/* The transport, and the tls_why it writes to, go here at the
+	 * latest (a closed connection's went already). */
+	pt_fconn_free(s->t);
 	pt_arena_free(&s->arena);
 	if (s->prev != NULL)
 		s->prev->next = s->next;

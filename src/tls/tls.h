@@ -9,8 +9,11 @@
  *   crl.c      revocation lists from the CRL directory, reloaded when it
  *              changes, checked for every certificate of a chain
  *   peer.c     the verified chain as the pure core sees it (CN, extension)
- *   tconn.c    framed I/O over an SSL* (the only file that reads or writes
- *              TLS records after the handshake)
+ *   handshake.c
+ *              SSL_accept on the event loop, with its timeout; then the
+ *              client's frames run over the framed-connection module
+ *              (src/daemon/fconn.h) with its OpenSSL transport
+ *              (src/daemon/fconn_ssl.c), like the daemons' Unix sockets
  *   session.c  one client: chain -> name, policies, command; forwarding to
  *              the local daemons and relaying their replies
  *   record.c   login, logout and refusals into petreld's event log
@@ -112,35 +115,19 @@ int peer_chain(SSL *ssl, pt_chain_cert *out, size_t cap, pt_err *err);
 /* The subject of a certificate as one line ("CN=alice"), for messages. */
 void peer_subject(X509 *x, char *buf, size_t cap);
 
-/* ---- tconn.c: frames over TLS ---- */
-typedef struct tls_tconn tls_tconn;
-typedef struct {
-	void (*handshake)(tls_tconn *t, void *ctx);  /* done, verified */
-	void (*frame)(tls_tconn *t, const uint8_t *p, size_t n, void *ctx);
-	void (*end)(tls_tconn *t, void *ctx);
-	/* Gone (peer closed, error, timeout, or flushed and closed). The
-	 * owner frees it (from the callback is fine). */
-	void (*closed)(tls_tconn *t, const char *why, void *ctx);
-	/* The output fell below the low-water mark. */
-	void (*drained)(tls_tconn *t, void *ctx);
-} tls_tconn_ops;
-
-/* in_fd/out_fd are the same socket except in --inetd mode. */
-tls_tconn *tconn_new(tls_daemon *d, int in_fd, int out_fd,
-    const tls_tconn_ops *ops, void *ctx, pt_err *err);
-void tconn_free(tls_tconn *t);
-SSL *tconn_ssl(tls_tconn *t);
-int tconn_send(tls_tconn *t, const uint8_t *p, size_t n);
-int tconn_send_wire(tls_tconn *t, const pt_wire *w);
-void tconn_pause(tls_tconn *t);
-void tconn_resume(tls_tconn *t);
-size_t tconn_queued(const tls_tconn *t);
-void tconn_close_when_flushed(tls_tconn *t);
-/* Restarts the idle timer (silent peers are dropped). */
-void tconn_touch(tls_tconn *t);
-/* The session waits for input from the peer (an upload): silence then
- * counts as idle. */
-void tconn_set_waiting(tls_tconn *t, bool waiting);
+/* ---- handshake.c: SSL_accept on the event loop ---- */
+typedef struct tls_handshake tls_handshake;
+/* Done: ssl is the session's now (its fds too), fail is NULL; failed: ssl
+ * is NULL, the fds are closed, fail says why. The handshake state is gone
+ * by then. */
+typedef void (*tls_handshake_done)(SSL *ssl, const char *fail, void *ctx);
+/* in_fd/out_fd are the same socket except in --inetd mode. The verify
+ * callback notes its first failure in *verify_note (tlsctx.c). On
+ * failure to start, the fds stay the caller's. */
+tls_handshake *handshake_start(tls_daemon *d, int in_fd, int out_fd,
+    pt_err *verify_note, tls_handshake_done done, void *ctx, pt_err *err);
+/* Abandons a handshake under way (closes its SSL and fds); no callback. */
+void handshake_free(tls_handshake *h);
 
 /* ---- session.c ---- */
 void session_start(tls_daemon *d, int in_fd, int out_fd,
