@@ -155,14 +155,6 @@ st_accept(int fd, void *ctx)
 	d->sessions = s;
 }
 
-/* Does subscriber name `s` cover unikernel `n` (§8.3)? A name with a
- * label covers itself only, a path everything below it. */
-static bool
-covers(const pt_name *s, const pt_name *n)
-{
-	return s->has_label ? pt_name_equal(s, n) : pt_name_is_prefix(s, n);
-}
-
 void
 st_subs_publish(st_daemon *d, const st_uk *u)
 {
@@ -174,7 +166,7 @@ st_subs_publish(st_daemon *d, const st_uk *u)
 	for (st_session *s = d->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (!s->subscribed || pt_fconn_is_closed(s->c) ||
-		    !covers(&s->name, &u->m.name))
+		    !pt_sm_covers(&s->name, &u->m.name))
 			continue;
 		if (!built) {
 			if (pt_sm_to_stats(&u->m, &a, &w.u.data.u.stats) < 0)
