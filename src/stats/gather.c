@@ -215,6 +215,7 @@ st_gather_round(st_daemon *d)
 	st_log(d, 3, "round %llu: %s dump %.2f ms, processes %.2f ms CPU",
 	    (unsigned long long)d->rounds, full ? "link" : "counters",
 	    (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+	st_subs_reap(d);
 	for (st_uk *u = d->uks; u != NULL; u = u->next)
 		if (u->m.ok)
 			st_subs_publish(d, u);

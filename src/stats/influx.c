@@ -35,6 +35,8 @@
 /* What is handed to a connection at once (TCP) / posted at once (HTTP). */
 #define BATCH_MAX (1024u * 1024)
 #define TOKEN_MAX 4096
+#define ANSWER_HEADERS_MAX (16u * 1024)
+#define ANSWER_BODY_MAX (64u * 1024)
 
 struct st_influx {
 	st_daemon *d;
@@ -350,6 +352,11 @@ http_setup(st_influx *X, pt_err *err)
 	if (X->http == NULL)
 		return pt_fail(err, "--influx-url: cannot resolve %s", host);
 	evhttp_connection_set_timeout(X->http, 10);
+	/* The answer to a write is a status and at most a short error text:
+	 * whatever talks on that port, an endless answer is cut (the request
+	 * then fails and is retried with backoff) rather than buffered. */
+	evhttp_connection_set_max_headers_size(X->http, ANSWER_HEADERS_MAX);
+	evhttp_connection_set_max_body_size(X->http, ANSWER_BODY_MAX);
 	return 0;
 }
 

@@ -145,6 +145,11 @@ typedef struct {
 
 /* The §6.8 stats record of a unikernel (ifdata, vmm in the arena). */
 int pt_sm_to_stats(const pt_sm_uk *u, pt_arena *a, pt_stats *out);
+/* Does the name `s` (a subscriber's, a policy's path) cover the unikernel
+ * `n`: a name with a label itself only, a path everything below it. The
+ * path `a:b:` is not above the unikernel `a:b` (its path is `a:`), though
+ * pt_name_is_prefix compares the labels alike. */
+bool pt_sm_covers(const pt_name *s, const pt_name *n);
 
 /* Prometheus text exposition format 0.0.4. Appends to out. */
 int pt_render_prometheus(const pt_sm_round *r, pt_buf *out);

@@ -73,7 +73,7 @@ combine(st_policies *P)
 		size_t nseen = 0;
 		for (size_t i = 0; i < P->nuks; i++) {
 			const uk_conf *u = &P->uks[i];
-			if (!pt_name_is_prefix(&S->path, &u->name))
+			if (!pt_sm_covers(&S->path, &u->name))
 				continue;
 			S->unikernels++;
 			S->memory_mb += u->memory;

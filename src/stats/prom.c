@@ -14,12 +14,53 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "statsd.h"
 
+/* How long accepting pauses when accept fails (out of descriptors). */
+#define ACCEPT_PAUSE_MS 200
+
 struct st_prom {
+	st_daemon *d;
 	struct evhttp *http;
+	struct evconnlistener *lev;
+	struct event *resume;      /* accepting again after a pause */
+	bool pause_logged;
 };
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	st_prom *P = arg;
+	evconnlistener_enable(P->lev);
+}
+
+/* accept failed: out of descriptors (EMFILE) or memory, or worse. The
+ * listening socket stays readable, so evhttp's listener would call accept
+ * again at once, for ever, logging each time: pause instead, and let the
+ * connections that hold the descriptors time out or finish. */
+/* The listener's callbacks get evhttp's pointer (evhttp sets it), not
+ * ours: the one endpoint of the process is found here. */
+static st_prom *the_prom;
+
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	(void)arg;
+	st_prom *P = the_prom;
+	int e = EVUTIL_SOCKET_ERROR();
+	evconnlistener_disable(lev);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	evtimer_add(P->resume, &tv);
+	if (!P->pause_logged)
+		st_log(P->d, 0, "Prometheus endpoint: accept: %s; pausing "
+		    "%d ms at a time while it fails", strerror(e),
+		    ACCEPT_PAUSE_MS);
+	P->pause_logged = true;
+}
 
 static void
 on_request(struct evhttp_request *req, void *arg)
@@ -153,16 +194,26 @@ st_prom_start(st_daemon *d, const char *spec, pt_err *err)
 	evhttp_set_max_body_size(P->http, 1024);
 	evhttp_set_timeout(P->http, 30);
 	evhttp_set_gencb(P->http, on_request, d);
-	int fd = listen_on(addr, port, err);
-	if (fd < 0 || evhttp_accept_socket_with_handle(P->http, fd) == NULL) {
+	P->d = d;
+	P->resume = evtimer_new(d->base, on_resume, P);
+	int fd = P->resume != NULL ? listen_on(addr, port, err) :
+	    pt_fail(err, "--prometheus: out of memory");
+	struct evhttp_bound_socket *bound = fd < 0 ? NULL :
+	    evhttp_accept_socket_with_handle(P->http, fd);
+	if (bound == NULL) {
 		if (fd >= 0) {
 			close(fd);
 			pt_fail(err, "--prometheus: out of memory");
 		}
+		if (P->resume != NULL)
+			event_free(P->resume);
 		evhttp_free(P->http);
 		free(P);
 		return -1;
 	}
+	P->lev = evhttp_bound_socket_get_listener(bound);
+	the_prom = P;
+	evconnlistener_set_error_cb(P->lev, on_accept_error);
 	d->prom = P;
 	st_log(d, 0, "Prometheus metrics on http://%s:%u/metrics", addr, port);
 	return 0;
@@ -174,6 +225,8 @@ st_prom_stop(st_daemon *d)
 	if (d->prom == NULL)
 		return;
 	evhttp_free(d->prom->http);
+	event_free(d->prom->resume);
 	free(d->prom);
+	the_prom = NULL;
 	d->prom = NULL;
 }

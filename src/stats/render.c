@@ -18,6 +18,14 @@ clamp_u64(uint64_t v)
 	return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+bool
+pt_sm_covers(const pt_name *s, const pt_name *n)
+{
+	if (s->has_label)
+		return pt_name_equal(s, n);
+	return s->npath <= n->npath && pt_name_is_prefix(s, n);
+}
+
 int
 pt_sm_to_stats(const pt_sm_uk *u, pt_arena *a, pt_stats *out)
 {
@@ -349,8 +357,7 @@ render_paths(const pt_sm_round *r, pt_buf *o)
 			if (w <= 2) {
 				for (size_t i = 0; i < r->nuk; i++) {
 					const pt_sm_uk *u = r->uks[i];
-					if (!u->ok || !pt_name_is_prefix(&P->path,
-					    &u->name))
+					if (!u->ok || !pt_sm_covers(&P->path, &u->name))
 						continue;
 					if (w == 0)
 						v += 1;

@@ -147,6 +147,8 @@ void st_kvm_read(st_daemon *d, st_uk *u);
 void st_accept(int fd, void *ctx);
 /* Sends u's record to every subscriber whose name covers it. */
 void st_subs_publish(st_daemon *d, const st_uk *u);
+/* Drops subscribers whose peer went away (once a round). */
+void st_subs_reap(st_daemon *d);
 void st_sessions_free_all(st_daemon *d);
 
 /* policies.c: refreshed each round, asynchronously. */

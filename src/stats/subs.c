@@ -11,6 +11,7 @@
  * anything a subscriber sends ends its stream; `stats add` / `remove`
  * are accepted from petreld's link only.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,12 @@ handle(st_session *s, const pt_wire *w)
 	s->version = w->header.version;
 	d->nsubs++;
 	st_log(d, 1, "%s: subscriber (%zu in all)", s->name.text, d->nsubs);
+	/* A producing stream, so that a subscriber that half-closes after
+	 * its request (socat, nc -N) is still streamed to: the end of its
+	 * input does not end the connection (fconn.h). The rounds feed it;
+	 * it needs no hook. Set before the answer, which may free s. */
+	static const pt_fconn_stream rounds = {0};
+	pt_fconn_set_stream(s->c, &rounds);
 	answer(s, &w->header, "subscribed", NULL);
 }
 
@@ -155,14 +162,6 @@ st_accept(int fd, void *ctx)
 	d->sessions = s;
 }
 
-/* Does subscriber name `s` cover unikernel `n` (§8.3)? A name with a
- * label covers itself only, a path everything below it. */
-static bool
-covers(const pt_name *s, const pt_name *n)
-{
-	return s->has_label ? pt_name_equal(s, n) : pt_name_is_prefix(s, n);
-}
-
 void
 st_subs_publish(st_daemon *d, const st_uk *u)
 {
@@ -174,7 +173,7 @@ st_subs_publish(st_daemon *d, const st_uk *u)
 	for (st_session *s = d->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (!s->subscribed || pt_fconn_is_closed(s->c) ||
-		    !covers(&s->name, &u->m.name))
+		    !pt_sm_covers(&s->name, &u->m.name))
 			continue;
 		if (!built) {
 			if (pt_sm_to_stats(&u->m, &a, &w.u.data.u.stats) < 0)
@@ -193,6 +192,31 @@ st_subs_publish(st_daemon *d, const st_uk *u)
 		}
 	}
 	pt_arena_free(&a);
+}
+
+/* A subscriber whose input ended and whose peer is gone altogether (a
+ * Unix socket says POLLHUP once both directions are shut; a half-close
+ * shuts one): nothing else would notice while no round covers it, and it
+ * would hold its place among --max-subscribers for ever. */
+static bool
+peer_gone(const st_session *s)
+{
+	if (!pt_fconn_input_ended(s->c))
+		return false;
+	struct pollfd p = {.fd = pt_fconn_fd(s->c), .events = POLLOUT};
+	return p.fd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+void
+st_subs_reap(st_daemon *d)
+{
+	st_session *next;
+	for (st_session *s = d->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->subscribed && !pt_fconn_is_closed(s->c) && peer_gone(s))
+			pt_fconn_abort(s->c, "the subscriber went away");
+	}
 }
 
 void

@@ -214,10 +214,36 @@ test_influx_lines(void **state)
 	pt_buf_free(&e);
 }
 
+static bool
+covers(const char *s, const char *n)
+{
+	pt_name a, b;
+	assert_int_equal(pt_name_parse_str(s, &a, NULL), 0);
+	assert_int_equal(pt_name_parse_str(n, &b, NULL), 0);
+	return pt_sm_covers(&a, &b);
+}
+
+/* A path covers what is below it; `a:b:` is not above the unikernel
+ * `a:b`, which is in `a:` (the labels compare alike all the same). */
+static void
+test_covers(void **state)
+{
+	(void)state;
+	assert_true(covers(":", "a:b"));
+	assert_true(covers("a:", "a:b"));
+	assert_true(covers("a:b:", "a:b:c"));
+	assert_true(covers("a:b", "a:b"));
+	assert_false(covers("a:b:", "a:b"));
+	assert_false(covers("web:", "web"));
+	assert_false(covers("a:b", "a:b:c"));
+	assert_false(covers("a:c:", "a:b:c"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_covers),
 		cmocka_unit_test(test_stats_record),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_prometheus_escapes),
