@@ -202,8 +202,30 @@ ticks_to_tv(int64_t t, int64_t ticks)
 {
 	if (ticks <= 0)
 		ticks = 100;
-	pt_timeval tv = {t / ticks, (t % ticks) * 1000000 / ticks};
+	if (t < 0)       /* hostile or garbled text: never a negative time */
+		t = 0;
+	/* t % ticks < ticks, so the product fits 128 bits whatever the
+	 * values (a fuzzer found the 64-bit one overflowing). */
+	pt_timeval tv = {t / ticks,
+	    (int64_t)((unsigned __int128)(t % ticks) * 1000000 /
+	    (unsigned __int128)ticks)};
 	return tv;
+}
+
+/* a + b and a * b, saturated at INT64_MAX: counters parsed from /proc
+ * text are not trusted to stay in range. */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static int64_t
+sat_mul(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
 void
@@ -237,9 +259,10 @@ pt_proc_to_kinfo(const pt_procinfo *p, int64_t ticks, int64_t page_kb,
 	km->dsize = p->vm_data_kb / page_kb;
 	km->ssize = p->vm_stk_kb / page_kb;
 	/* Microseconds, as FreeBSD's ki_runtime. */
-	int64_t t = p->utime_ticks + p->stime_ticks;
-	km->runtime = t / ticks * 1000000 + t % ticks * 1000000 / ticks;
+	pt_timeval rt = ticks_to_tv(sat_add(p->utime_ticks < 0 ? 0 :
+	    p->utime_ticks, p->stime_ticks < 0 ? 0 : p->stime_ticks), ticks);
+	km->runtime = sat_add(sat_mul(rt.sec, 1000000), rt.usec);
 	pt_timeval st = ticks_to_tv(p->start_ticks, ticks);
-	km->start.sec = boot_time_s + st.sec;
+	km->start.sec = sat_add(boot_time_s, st.sec);
 	km->start.usec = st.usec;
 }

@@ -132,6 +132,31 @@ test_proc_mapping(void **state)
 	assert_int_equal(km.start.usec, 540000);
 }
 
+/* Counters parsed from hostile text saturate instead of overflowing (the
+ * fuzzer's find: 18446744073709551 ticks times 10^6). */
+static void
+test_proc_mapping_saturates(void **state)
+{
+	(void)state;
+	pt_procinfo p;
+	memset(&p, 0, sizeof(p));
+	p.utime_ticks = INT64_MAX / 2;
+	p.stime_ticks = INT64_MAX / 2 + 10;
+	p.start_ticks = INT64_MAX;
+	pt_kinfo_mem km;
+	pt_proc_to_kinfo(&p, 100, 4, INT64_MAX - 5, &km);
+	assert_true(km.runtime == INT64_MAX);
+	assert_true(km.start.sec == INT64_MAX);
+	p.utime_ticks = -5;
+	p.stime_ticks = 250;
+	pt_proc_to_kinfo(&p, 100, 4, 0, &km);
+	assert_int_equal(km.runtime, 2500000);
+	pt_rusage ru;
+	pt_proc_to_rusage(&p, INT64_MAX, &ru);
+	assert_int_equal(ru.utime.sec, 0);
+	assert_int_equal(ru.stime.usec, 0);
+}
+
 /* ---- KVM binary statistics ---- */
 
 static void
@@ -272,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_proc_stat_rejects),
 		cmocka_unit_test(test_proc_status_and_io),
 		cmocka_unit_test(test_proc_mapping),
+		cmocka_unit_test(test_proc_mapping_saturates),
 		cmocka_unit_test(test_kvm_layout_and_values),
 		cmocka_unit_test(test_kvm_truncated_and_malformed),
 	};
