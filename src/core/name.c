@@ -308,7 +308,10 @@ pt_name_append_path(const pt_name *path, const char *label, size_t n,
 bool
 pt_name_is_prefix(const pt_name *prefix, const pt_name *n)
 {
-	if (prefix->npath > pt_name_nlabels(n))
+	/* Paths are compared as paths: "a:b:" does not cover the unikernel
+	 * "a:b", which is the label b of the path "a:" and belongs to "a:"
+	 * (issue 9 item 12; a tenant at a:b: must not see a:'s unikernel). */
+	if (prefix->npath > n->npath)
 		return false;
 	for (size_t i = 0; i < prefix->npath; i++) {
 		if (prefix->lablen[i] != n->lablen[i] ||

@@ -71,8 +71,9 @@ int pt_name_append_path(const pt_name *path, const char *label, size_t n,
 size_t pt_name_nlabels(const pt_name *n);
 const char *pt_name_nth_label(const pt_name *n, size_t i, size_t *len);
 
-/* Is the path of `prefix` (its label ignored) a prefix of all the labels of
- * n (path and label)? ":" is a prefix of everything. */
+/* Is the path of `prefix` (its label ignored) a prefix of the PATH of n?
+ * ":" is a prefix of everything; "a:b:" covers "a:b:x" and "a:b:c:", not
+ * the unikernel "a:b" (a label of the path "a:"). */
 bool pt_name_is_prefix(const pt_name *prefix, const pt_name *n);
 /* The name relative to prefix's path, as replies use it (§4.3):
  * prefix "a:", n "a:hello" -> ":hello"; n "a:b:x" -> "b:x";

@@ -296,8 +296,10 @@ test_prefix(void **state)
 	assert_true(pt_name_is_prefix(&ab, &abx));
 	/* The prefix's label is ignored. */
 	assert_true(pt_name_is_prefix(&ahello, &abx));
-	/* All labels of n count, including its label. */
-	assert_true(pt_name_is_prefix(&ab, &ab_label));
+	/* Paths are compared as paths: a:b: does not cover the unikernel
+	 * a:b, the label b of the path a:. */
+	assert_false(pt_name_is_prefix(&ab, &ab_label));
+	assert_true(pt_name_is_prefix(&a, &ab_label));
 	assert_false(pt_name_is_prefix(&ab, &ahello));
 	assert_false(pt_name_is_prefix(&a, &abc));
 	assert_false(pt_name_is_prefix(&abc, &a));
