@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "console.h"
 #include "frame.h"
 
@@ -74,15 +75,7 @@ usage(FILE *f)
 static long
 parse_count(const char *opt, const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
-		fprintf(stderr, "petrel-console: %s: expected a number from "
-		    "%ld to %ld, got '%s'\n", opt, min, max, s);
-		exit(2);
-	}
-	return v;
+	return pt_opt_count("petrel-console", opt, s, min, max);
 }
 
 static void

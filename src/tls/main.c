@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "options.h"
 #include "tls.h"
 
 static bool log_syslog;
@@ -112,15 +113,7 @@ usage(FILE *f)
 static long
 parse_num(const char *opt, const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
-		fprintf(stderr, "petrel-tls: %s: expected a number from %ld to "
-		    "%ld, got '%s'\n", opt, min, max, s);
-		exit(2);
-	}
-	return v;
+	return pt_opt_count("petrel-tls", opt, s, min, max);
 }
 
 enum {
