@@ -99,10 +99,7 @@ static void
 reply_failure(session *s, const pt_header *h, const char *msg)
 {
 	pt_wire w;
-	memset(&w, 0, sizeof(w));
-	w.kind = PT_PAYLOAD_FAILURE;
-	w.u.failure.s = msg;
-	w.u.failure.len = strlen(msg);
+	pt_wire_reply_failure(&w, h, msg);
 	reply(s, h, &w);
 	pt_fconn_close_when_flushed(s->conn);
 }
@@ -111,11 +108,7 @@ static void
 reply_string(session *s, const pt_header *h, const char *msg)
 {
 	pt_wire w;
-	memset(&w, 0, sizeof(w));
-	w.kind = PT_PAYLOAD_SUCCESS;
-	w.u.success.kind = PT_OK_STRING;
-	w.u.success.u.string.s = msg;
-	w.u.success.u.string.len = strlen(msg);
+	pt_wire_reply_string(&w, h, msg);
 	reply(s, h, &w);
 }
 

@@ -2090,6 +2090,27 @@ finish(pt_derw *w, size_t start)
 	return 0;
 }
 
+void
+pt_wire_reply_string(pt_wire *w, const pt_header *h, const char *text)
+{
+	memset(w, 0, sizeof(*w));
+	w->header = *h;
+	w->kind = PT_PAYLOAD_SUCCESS;
+	w->u.success.kind = PT_OK_STRING;
+	w->u.success.u.string.s = text;
+	w->u.success.u.string.len = strlen(text);
+}
+
+void
+pt_wire_reply_failure(pt_wire *w, const pt_header *h, const char *text)
+{
+	memset(w, 0, sizeof(*w));
+	w->header = *h;
+	w->kind = PT_PAYLOAD_FAILURE;
+	w->u.failure.s = text;
+	w->u.failure.len = strlen(text);
+}
+
 int
 pt_wire_encode(const pt_wire *msg, pt_buf *out, pt_err *err)
 {

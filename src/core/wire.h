@@ -374,6 +374,10 @@ typedef struct {
  * Decoders return 0, or -1 with a reason in err. */
 
 int pt_wire_encode(const pt_wire *w, pt_buf *out, pt_err *err);
+/* The two replies every daemon sends: success with a text, and failure.
+ * The text is borrowed, not copied. */
+void pt_wire_reply_string(pt_wire *w, const pt_header *h, const char *text);
+void pt_wire_reply_failure(pt_wire *w, const pt_header *h, const char *text);
 int pt_wire_decode(const uint8_t *p, size_t n, pt_arena *a, pt_wire *out,
     pt_err *err);
 

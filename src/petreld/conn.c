@@ -240,9 +240,8 @@ static void
 send_failure(pt_conn *c, const pt_header *h, const char *msg)
 {
 	log_info("%s: failure: %s", h->name.text, msg);
-	pt_wire w = {.header = *h, .kind = PT_PAYLOAD_FAILURE};
-	w.u.failure.s = msg;
-	w.u.failure.len = strlen(msg);
+	pt_wire w;
+	pt_wire_reply_failure(&w, h, msg);
 	conn_append_wire(c, &w);
 }
 

@@ -44,17 +44,11 @@ session_free(st_session *s)
 static void
 answer(st_session *s, const pt_header *h, const char *ok, const char *fail)
 {
-	pt_wire w = {.header = *h};
-	if (fail == NULL) {
-		w.kind = PT_PAYLOAD_SUCCESS;
-		w.u.success.kind = PT_OK_STRING;
-		w.u.success.u.string.s = ok;
-		w.u.success.u.string.len = strlen(ok);
-	} else {
-		w.kind = PT_PAYLOAD_FAILURE;
-		w.u.failure.s = fail;
-		w.u.failure.len = strlen(fail);
-	}
+	pt_wire w;
+	if (fail == NULL)
+		pt_wire_reply_string(&w, h, ok);
+	else
+		pt_wire_reply_failure(&w, h, fail);
 	if (pt_fconn_send_wire(s->c, &w) < 0)
 		pt_fconn_abort(s->c, "cannot queue the reply");
 }

@@ -101,9 +101,8 @@ endpoint_header(tls_session *s, const pt_name *name)
 static void
 finish_failure(tls_session *s, const char *msg)
 {
-	pt_wire w = {.header = s->hdr, .kind = PT_PAYLOAD_FAILURE};
-	w.u.failure.s = msg;
-	w.u.failure.len = strlen(msg);
+	pt_wire w;
+	pt_wire_reply_failure(&w, &s->hdr, msg);
 	if (pt_fconn_send_wire(s->t, &w) < 0)
 		tls_log(TLS_LOG_WARN, "%s: cannot queue the failure reply",
 		    s->peer_text);
