@@ -55,6 +55,7 @@
 #include "frame.h"
 #include "name.h"
 #include "wire.h"
+#include "benchutil.h"
 #include "loadavg.h"
 
 #define UK_NAME "bench"
@@ -73,32 +74,7 @@ static const char *petreld_bin, *petrel_bin, *tender_bin;
 static volatile pid_t daemon_pid = -1;
 static volatile pid_t direct_pid = -1;
 
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- cleaning up ---- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
 
 /* Pids whose parent is `parent` (the tenders of petreld). */
 static size_t
@@ -138,33 +114,6 @@ children_of(pid_t parent, pid_t *out, size_t cap)
 /* Waits for pid with a deadline; true if it was reaped. Sleeps on a
  * pidfd, so that the measured times are not rounded up to a polling
  * interval; without pidfds it looks every millisecond. */
-static bool
-wait_deadline(pid_t pid, double seconds, int *status)
-{
-	double end = now() + seconds;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	bool reaped = false;
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid) {
-			reaped = true;
-			break;
-		}
-		if ((r < 0 && errno != EINTR) || now() > end)
-			break;
-		if (pidfd >= 0) {
-			struct pollfd pf = {.fd = pidfd, .events = POLLIN};
-			int ms = (int)((end - now()) * 1000) + 1;
-			(void)poll(&pf, 1, ms > 0 ? ms : 0);
-		} else {
-			pause_ms(1);
-		}
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return reaped;
-}
-
 static void
 stop_processes(void)
 {
@@ -557,19 +506,6 @@ console_launches(void)
 
 /* ---- petreld ---- */
 
-static bool
-can_connect(const char *sock)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 /* Whether petreld knows --logdir (it is about to). */
 static bool
 petreld_has_logdir(void)
@@ -926,13 +862,6 @@ wait_tender_settled(void)
 		    "petreld caches its ABI version)\n", wait_ms / 1000.0);
 		pause_ms(wait_ms);
 	}
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static void

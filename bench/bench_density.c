@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "loadavg.h"
 
 #define DEADLINE_S 60.0
@@ -52,50 +53,7 @@ static char daemon_log[SHORT_PATH], console_log[SHORT_PATH];
 static const char *petreld_bin, *petrel_bin, *console_bin, *tender_bin;
 static volatile pid_t daemon_pid = -1, console_pid = -1;
 
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- processes ---- */
-
-static bool
-wait_deadline(pid_t pid, double seconds, int *status)
-{
-	double end = now() + seconds;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	bool reaped = false;
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid) {
-			reaped = true;
-			break;
-		}
-		if ((r < 0 && errno != EINTR) || now() > end)
-			break;
-		if (pidfd >= 0) {
-			struct pollfd pf = {.fd = pidfd, .events = POLLIN};
-			int ms = (int)((end - now()) * 1000) + 1;
-			(void)poll(&pf, 1, ms > 0 ? ms : 0);
-		} else {
-			pause_ms(1);
-		}
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return reaped;
-}
 
 static void
 stop(volatile pid_t *pid, double grace)
@@ -108,15 +66,6 @@ stop(volatile pid_t *pid, double grace)
 		wait_deadline(*pid, 10, NULL);
 	}
 	*pid = -1;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
 }
 
 static void
@@ -211,19 +160,6 @@ run(const char *const *argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static bool
-can_connect(const char *sock)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 static void
 wait_socket(volatile pid_t *pid, const char *what, const char *sock)
 {
@@ -315,13 +251,6 @@ static usage
 usage_of(pid_t pid)
 {
 	return (usage){fd_count(pid), rss_kb(pid)};
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static void
