@@ -121,7 +121,8 @@ def test_policy_info_through_tls(tls):
     assert (name, seq, ptag) == (":", 0, 0xA1), body
 
 
-def test_sub_ca_policy_is_installed_and_create_runs(tls, images):
+def test_sub_ca_policy_is_installed_and_create_runs(tls, images, tender):
+    tender.need_scripted()  # runs the stand-in's test images
     pd = tls.pd
     team = tls.pki.ca("team", tls.pki.root, policy=pol())
     image = images.data("hvt", nets=["service"])
@@ -155,7 +156,8 @@ def test_sub_ca_larger_than_its_parent(tls):
     assert text
 
 
-def test_tenant_stays_within_its_path(tls, images):
+def test_tenant_stays_within_its_path(tls, images, tender):
+    tender.need_scripted()  # runs the stand-in's test images
     pd, pki = tls.pd, tls.pki
     img = images.path("hvt", nets=["service"])
     pd.ok("create", ":other", img, "--mem", "32", "--net", "service:br0",
@@ -348,7 +350,8 @@ def test_login_logout_recorded(tls):
     assert login[0].get("port", 0) > 0, login
 
 
-def test_console_subscribe_stream(tls_factory, petrel_console, images):
+def test_console_subscribe_stream(tls_factory, petrel_console, images, tender):
+    tender.need_scripted()  # runs the stand-in's test images
     cd = petrel_console
     td = tls_factory(pd=cd.pd)
     pd, pki = td.pd, td.pki
@@ -424,7 +427,8 @@ def stream_create(td, leaf, data, chunk=256 * 1024):
 
 
 @pytest.mark.parametrize("compressed", [False, True])
-def test_streamed_image_create(tls, images, compressed):
+def test_streamed_image_create(tls, images, compressed, tender):
+    tender.need_scripted()  # runs the stand-in's test images
     pd, pki = tls.pd, tls.pki
     team = pki.ca("team", pki.root, policy=pol())
     image = images.data("hvt", nets=["service"])
@@ -475,9 +479,10 @@ def test_streamed_image_refusals(tls, images):
     pd.assert_unchanged(snap, "refused streamed creates")
 
 
-def test_streamed_create_on_petreld_socket(petreld, images):
+def test_streamed_create_on_petreld_socket(petreld, images, tender):
     """The same stream, straight to petreld's Unix socket (§9.6 via
     petrel-tls, but petreld accepts it from anyone allowed there)."""
+    tender.need_scripted()  # runs the stand-in's test images
     pd = petreld
     image = images.data("hvt", nets=["service"])
     cfg = running_config(b"")
